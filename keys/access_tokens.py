@@ -1,0 +1,207 @@
+"""Self-contained access tokens: no database row per token.
+
+* Opaque (default): ``<kind>_<kid>.<base64url(nonce | AES-256-GCM(claims))>``. Clients can
+  neither read nor forge the claims; the key id rides in the clear (and in the AEAD's
+  associated data) so the right key is found without trying them all.
+* JWT (per app): RFC 9068 ``at+jwt``, RS256, key id in the header, public keys at the JWKS.
+
+Reading a token checks integrity, issuer and expiry only. Whether its app, org and plan are
+still good, and whether its jti was revoked (RFC 7009), is the caller's business: that is
+state, and state lives in the database.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import secrets
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from joserfc import jwt
+from joserfc.errors import JoseError
+
+from keys.keyring import SEAL, SIGN, SIGN_ALG, KeyRing
+
+_OPAQUE_VERSION = 1
+_MAX_TOKEN_LENGTH = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class AccessTokenClaims:
+    jti: str
+    client_id: str
+    org_id: int
+    team_id: int | None
+    scope: str
+    aud: str
+    iss: str
+    iat: int
+    exp: int
+
+    @property
+    def expires_in(self) -> int:
+        return self.exp - self.iat
+
+
+def new_jti() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class AccessTokenCodec:
+    """Makes and reads access tokens with the keys of a :class:`KeyRing`."""
+
+    def __init__(self, keyring: KeyRing, kind: str, issuer: str) -> None:
+        self._keyring = keyring
+        self._kind = kind
+        self._prefix = f"{kind}_"
+        self._issuer = issuer
+
+    @property
+    def issuer(self) -> str:
+        return self._issuer
+
+    def claims_for(
+        self,
+        *,
+        client_id: str,
+        org_id: int,
+        team_id: int | None,
+        scope: str,
+        audience: str | None,
+        ttl_seconds: int,
+    ) -> AccessTokenClaims:
+        now = int(time.time())
+        return AccessTokenClaims(
+            jti=new_jti(),
+            client_id=client_id,
+            org_id=org_id,
+            team_id=team_id,
+            scope=scope,
+            aud=audience or self._issuer,
+            iss=self._issuer,
+            iat=now,
+            exp=now + ttl_seconds,
+        )
+
+    def encode(self, claims: AccessTokenClaims, token_format: str) -> str:
+        if token_format == "jwt":
+            return self._sign(claims)
+        return self._seal(claims)
+
+    def decode(self, token: str) -> AccessTokenClaims | None:
+        """The claims of a genuine, unexpired token of this issuer, else None."""
+        if not isinstance(token, str) or len(token) > _MAX_TOKEN_LENGTH:
+            return None
+        if token.startswith(self._prefix):
+            claims = self._unseal(token)
+        elif token.startswith("eyJ"):
+            claims = self._verify(token)
+        else:
+            return None
+        if claims is None or claims.iss != self._issuer or claims.exp <= time.time():
+            return None
+        return claims
+
+    def looks_like_access_token(self, token: str) -> bool:
+        return token.startswith(self._prefix) or token.startswith("eyJ")
+
+    # -- opaque ----------------------------------------------------------------------------
+
+    def _seal(self, claims: AccessTokenClaims) -> str:
+        key = self._keyring.current(SEAL)
+        assert key.aead is not None
+        aud = None if claims.aud == self._issuer else claims.aud
+        body = [
+            _OPAQUE_VERSION,
+            claims.jti,
+            claims.client_id,
+            claims.org_id,
+            claims.team_id,
+            claims.scope,
+            aud,
+            claims.iat,
+            claims.exp,
+        ]
+        plaintext = json.dumps(body, separators=(",", ":")).encode()
+        nonce = os.urandom(12)
+        sealed = key.aead.encrypt(nonce, plaintext, self._aad(key.kid))
+        return f"{self._prefix}{key.kid}.{_b64encode(nonce + sealed)}"
+
+    def _unseal(self, token: str) -> AccessTokenClaims | None:
+        kid, dot, payload = token[len(self._prefix) :].partition(".")
+        if not dot:
+            return None
+        key = self._keyring.get(kid)
+        if key is None or key.aead is None:
+            return None
+        try:
+            blob = _b64decode(payload)
+            plaintext = key.aead.decrypt(blob[:12], blob[12:], self._aad(kid))
+            version, jti, client_id, org_id, team_id, scope, aud, iat, exp = json.loads(plaintext)
+        except (InvalidTag, ValueError, TypeError, binascii.Error):
+            return None
+        if version != _OPAQUE_VERSION:
+            return None
+        return AccessTokenClaims(
+            jti=jti,
+            client_id=client_id,
+            org_id=org_id,
+            team_id=team_id,
+            scope=scope,
+            aud=aud or self._issuer,
+            iss=self._issuer,
+            iat=iat,
+            exp=exp,
+        )
+
+    def _aad(self, kid: str) -> bytes:
+        return f"{self._kind}.{kid}".encode()
+
+    # -- JWT (RFC 9068) --------------------------------------------------------------------
+
+    def _sign(self, claims: AccessTokenClaims) -> str:
+        key = self._keyring.current(SIGN)
+        payload: dict[str, Any] = asdict(claims)
+        payload["sub"] = claims.client_id
+        header = {"alg": SIGN_ALG, "typ": "at+jwt", "kid": key.kid}
+        return jwt.encode(header, payload, key.rsa, algorithms=[SIGN_ALG])
+
+    def _verify(self, token: str) -> AccessTokenClaims | None:
+        def find_key(obj: Any) -> Any:
+            kid = obj.headers().get("kid")
+            key = self._keyring.get(kid) if isinstance(kid, str) else None
+            if key is None or key.rsa is None:
+                raise JoseError("unknown key id")
+            return key.rsa
+
+        try:
+            decoded = jwt.decode(token, find_key, algorithms=[SIGN_ALG])
+            if decoded.header.get("typ", "").lower() not in ("at+jwt", "application/at+jwt"):
+                return None
+            c = decoded.claims
+            return AccessTokenClaims(
+                jti=str(c["jti"]),
+                client_id=str(c["client_id"]),
+                org_id=int(c["org_id"]),
+                team_id=None if c.get("team_id") is None else int(c["team_id"]),
+                scope=str(c.get("scope", "")),
+                aud=str(c["aud"]),
+                iss=str(c["iss"]),
+                iat=int(c["iat"]),
+                exp=int(c["exp"]),
+            )
+        except (JoseError, KeyError, ValueError, TypeError):
+            return None
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(data: str) -> bytes:
+    return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))

@@ -1,0 +1,177 @@
+"""OAuth apps: register, edit, rotate the secret, revoke, reactivate, delete.
+
+Every operation adds its audit event to the caller's session; the caller commits once, so
+the change and its record land together or not at all. Operations that create a secret
+return it beside the record, once; it is never assigned to a model attribute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keys import client_secrets
+from keys import format as fmt
+from keys.audit import Actor, Target, record
+from keys.base import now_ms
+from keys.core import Core
+from keys.errors import Conflict, NotFound, ValidationFailed
+from keys.models import OAuthApp
+from keys.pagination import page
+from keys.validation import scopes_from_catalog, team_of_org
+
+MIN_TTL_SECONDS = 60
+MAX_TTL_SECONDS = 24 * 3600
+DEFAULT_TTL_SECONDS = 900
+
+
+@dataclass(frozen=True, slots=True)
+class AppWithSecret:
+    app: OAuthApp
+    client_secret: str
+
+
+def _target(app: OAuthApp) -> Target:
+    return Target(type="app", id=app.id, name=app.name, prefix=app.client_id)
+
+
+def _check_ttl(ttl: int) -> None:
+    if not MIN_TTL_SECONDS <= ttl <= MAX_TTL_SECONDS:
+        raise ValidationFailed.one(
+            "token_ttl_seconds",
+            f"must be between {MIN_TTL_SECONDS} and {MAX_TTL_SECONDS} seconds",
+        )
+
+
+def create(
+    session: Session,
+    core: Core,
+    *,
+    org_id: int,
+    actor: Actor,
+    created_by: int | None,
+    name: str,
+    scopes: list[str],
+    team_id: int | None,
+    token_ttl_seconds: int = DEFAULT_TTL_SECONDS,
+    token_format: str = "opaque",
+) -> AppWithSecret:
+    scope_string = scopes_from_catalog(scopes, core.scope_catalog)
+    team_of_org(session, org_id, team_id)
+    _check_ttl(token_ttl_seconds)
+    public_id = fmt.new_public_id()
+    app = OAuthApp(
+        org_id=org_id,
+        team_id=team_id,
+        name=name,
+        client_id=fmt.display_prefix(core.prefixes.app_client_id, public_id),
+        scopes=scope_string,
+        token_ttl_seconds=token_ttl_seconds,
+        token_format=token_format,
+        created_by=created_by,
+    )
+    secret = client_secrets.issue(app, core.hasher, core.prefixes.client_secret)
+    session.add(app)
+    session.flush()
+    record(
+        session,
+        org_id=org_id,
+        verb="created",
+        actor=actor,
+        target=_target(app),
+        details={"scopes": app.scope_list, "team_id": team_id, "token_format": token_format},
+    )
+    return AppWithSecret(app, secret)
+
+
+def get(session: Session, org_id: int, app_id: int) -> OAuthApp:
+    """An app of this org; another org's id is indistinguishable from a missing one."""
+    app = session.scalar(select(OAuthApp).where(OAuthApp.id == app_id, OAuthApp.org_id == org_id))
+    if app is None:
+        raise NotFound(f"No OAuth app {app_id} in this organization.")
+    return app
+
+
+def list_page(
+    session: Session,
+    org_id: int,
+    *,
+    status: str = "all",
+    team_id: int | None = None,
+    limit: int,
+    cursor: int | None,
+) -> tuple[list[OAuthApp], int | None]:
+    stmt = select(OAuthApp).where(OAuthApp.org_id == org_id)
+    if status == "active":
+        stmt = stmt.where(OAuthApp.revoked_at.is_(None))
+    elif status == "revoked":
+        stmt = stmt.where(OAuthApp.revoked_at.is_not(None))
+    if team_id is not None:
+        stmt = stmt.where(OAuthApp.team_id == team_id)
+    return page(session, stmt, OAuthApp.id, limit, cursor)
+
+
+def update(
+    session: Session, core: Core, app: OAuthApp, actor: Actor, changes: dict[str, Any]
+) -> OAuthApp:
+    """Apply the fields present in ``changes``; new tokens follow, issued ones keep theirs."""
+    before = {k: getattr(app, k) for k in changes}
+    if "scopes" in changes:
+        app.scopes = scopes_from_catalog(changes["scopes"], core.scope_catalog)
+    if "team_id" in changes:
+        team_of_org(session, app.org_id, changes["team_id"])
+        app.team_id = changes["team_id"]
+    if "token_ttl_seconds" in changes:
+        _check_ttl(changes["token_ttl_seconds"])
+        app.token_ttl_seconds = changes["token_ttl_seconds"]
+    for simple in ("name", "token_format"):
+        if simple in changes:
+            setattr(app, simple, changes[simple])
+    after = {k: getattr(app, k) for k in changes}
+    changed = {k: {"from": before[k], "to": after[k]} for k in changes if before[k] != after[k]}
+    if changed:
+        record(
+            session, org_id=app.org_id, verb="updated", actor=actor, target=_target(app),
+            details={"changes": changed},
+        )
+    return app
+
+
+def rotate_secret(
+    session: Session, core: Core, app: OAuthApp, actor: Actor, grace_period_seconds: int
+) -> AppWithSecret:
+    if not 0 <= grace_period_seconds <= client_secrets.MAX_GRACE_SECONDS:
+        raise ValidationFailed.one("grace_period_seconds", "must be between 0 and 2592000 (30 days)")
+    if app.revoked_at is not None:
+        raise Conflict(f"OAuth app {app.client_id} is revoked; reactivate it before rotating.")
+    secret = client_secrets.rotate(app, core.hasher, core.prefixes.client_secret, grace_period_seconds)
+    record(
+        session, org_id=app.org_id, verb="rotated", actor=actor, target=_target(app),
+        details={"grace_period_seconds": grace_period_seconds},
+    )
+    return AppWithSecret(app, secret)
+
+
+def revoke(session: Session, app: OAuthApp, actor: Actor) -> OAuthApp:
+    """Stop the app: its secret and every token it holds stop working at once."""
+    if app.revoked_at is None:
+        app.revoked_at = now_ms()
+        record(session, org_id=app.org_id, verb="revoked", actor=actor, target=_target(app))
+    return app
+
+
+def reactivate(session: Session, app: OAuthApp, actor: Actor) -> OAuthApp:
+    """Undo a revoke. Tokens issued before the revoke stay dead (``tokens_valid_after``)."""
+    if app.revoked_at is not None:
+        app.tokens_valid_after = app.revoked_at // 1000 + 1
+        app.revoked_at = None
+        record(session, org_id=app.org_id, verb="reactivated", actor=actor, target=_target(app))
+    return app
+
+
+def delete(session: Session, app: OAuthApp, actor: Actor) -> None:
+    record(session, org_id=app.org_id, verb="deleted", actor=actor, target=_target(app))
+    session.delete(app)

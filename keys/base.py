@@ -1,0 +1,29 @@
+"""The one declarative base, shared by Flask-SQLAlchemy and the framework-free core.
+
+The naming convention makes constraint names deterministic, so Alembic's migrations are
+stable across SQLite and PostgreSQL and batch mode can find constraints by name.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def now_ms() -> int:
+    """Milliseconds since the epoch: how every stored time and API time is expressed."""
+    return time.time_ns() // 1_000_000

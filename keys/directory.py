@@ -1,0 +1,226 @@
+"""Orgs, teams, members and management sessions: who may manage credentials.
+
+Same conventions as the credential services: validate, change, add the audit event, and let
+the caller commit once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from keys import format as fmt
+from keys.audit import Actor, Target, record
+from keys.base import now_ms
+from keys.core import Core
+from keys.errors import Conflict, NotFound, ValidationFailed
+from keys.hashing import hash_password, verify_password
+from keys.models import ApiSession, OAuthApp, Org, Team, User
+from keys.pagination import page
+
+# -- orgs -----------------------------------------------------------------------------------
+
+
+def _org_target(org: Org) -> Target:
+    return Target("org", org.id, org.name)
+
+
+def create_org(session: Session, *, actor: Actor, name: str, api_access: bool) -> Org:
+    org = Org(name=name, api_access=api_access)
+    session.add(org)
+    session.flush()
+    record(
+        session, org_id=org.id, verb="created", actor=actor, target=_org_target(org),
+        details={"api_access": api_access},
+    )
+    return org
+
+
+def get_org(session: Session, org_id: int) -> Org:
+    org = session.get(Org, org_id)
+    if org is None:
+        raise NotFound(f"No organization {org_id}.")
+    return org
+
+
+def update_org(session: Session, org: Org, actor: Actor, changes: dict[str, Any]) -> Org:
+    """Switching ``api_access`` off ends every credential of the org at once (state check)."""
+    changed = {
+        k: {"from": getattr(org, k), "to": v} for k, v in changes.items() if getattr(org, k) != v
+    }
+    for key, value in changes.items():
+        setattr(org, key, value)
+    if changed:
+        record(
+            session, org_id=org.id, verb="updated", actor=actor, target=_org_target(org),
+            details={"changes": changed},
+        )
+    return org
+
+
+def list_orgs(session: Session, *, limit: int, cursor: int | None) -> tuple[list[Org], int | None]:
+    return page(session, select(Org), Org.id, limit, cursor)
+
+
+# -- teams ----------------------------------------------------------------------------------
+
+
+def create_team(session: Session, *, org_id: int, actor: Actor, name: str) -> Team:
+    exists = session.scalar(
+        select(Team.id).where(Team.org_id == org_id, func.lower(Team.name) == name.lower())
+    )
+    if exists is not None:
+        raise ValidationFailed.one("name", f"a team named {name!r} already exists")
+    team = Team(org_id=org_id, name=name)
+    session.add(team)
+    session.flush()
+    record(session, org_id=org_id, verb="created", actor=actor, target=Target("team", team.id, name))
+    return team
+
+
+def get_team(session: Session, org_id: int, team_id: int) -> Team:
+    team = session.scalar(select(Team).where(Team.id == team_id, Team.org_id == org_id))
+    if team is None:
+        raise NotFound(f"No team {team_id} in this organization.")
+    return team
+
+
+def list_teams(
+    session: Session, org_id: int, *, limit: int, cursor: int | None
+) -> tuple[list[Team], int | None]:
+    return page(session, select(Team).where(Team.org_id == org_id), Team.id, limit, cursor)
+
+
+def team_users(session: Session, team_id: int) -> list[tuple[str, str]]:
+    """(kind, name) of every credential bound to the team: what blocks its deletion."""
+    apps = session.execute(select(OAuthApp.name).where(OAuthApp.team_id == team_id)).scalars()
+    return [("OAuth app", name) for name in apps]
+
+
+def delete_team(session: Session, team: Team, actor: Actor) -> None:
+    users = team_users(session, team.id)
+    if users:
+        names = ", ".join(f"{kind} {name!r}" for kind, name in users[:5])
+        raise Conflict(
+            f"Team {team.name!r} is used by {len(users)} credential(s) ({names}). "
+            "Move them to another team or delete them first."
+        )
+    record(session, org_id=team.org_id, verb="deleted", actor=actor, target=Target("team", team.id, team.name))
+    session.delete(team)
+
+
+# -- users ----------------------------------------------------------------------------------
+
+
+def create_user(
+    session: Session,
+    *,
+    actor: Actor,
+    org_id: int,
+    email: str,
+    name: str,
+    role: str,
+    password: str | None,
+    is_platform_admin: bool = False,
+) -> User:
+    email = email.strip().lower()
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise ValidationFailed.one("email", f"{email} is already a member")
+    user = User(
+        org_id=org_id,
+        email=email,
+        name=name,
+        role=role,
+        is_platform_admin=is_platform_admin,
+        password_hash=hash_password(password) if password else None,
+    )
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise ValidationFailed.one("email", f"{email} is already a member") from exc
+    record(
+        session, org_id=org_id, verb="created", actor=actor,
+        target=Target("user", user.id, email), details={"role": role, "can_log_in": bool(password)},
+    )
+    return user
+
+
+def list_users(
+    session: Session, org_id: int, *, limit: int, cursor: int | None
+) -> tuple[list[User], int | None]:
+    return page(session, select(User).where(User.org_id == org_id), User.id, limit, cursor)
+
+
+# -- management sessions --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    session: ApiSession
+    token: str
+
+
+def authenticate_password(session: Session, email: str, password: str) -> User | None:
+    """The user whose email and password these are, or None (same cost either way)."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None or user.password_hash is None:
+        from keys.hashing import dummy_password_check
+
+        dummy_password_check(password)
+        return None
+    return user if verify_password(password, user.password_hash) else None
+
+
+def open_session(
+    session: Session, core: Core, user: User, actor: Actor, ttl_seconds: int
+) -> NewSession:
+    new = fmt.generate(core.prefixes.session_token)
+    row = ApiSession(
+        public_id=new.public_id,
+        user_id=user.id,
+        secret_hash=core.hasher.digest(new.plaintext),
+        expires_at=now_ms() + ttl_seconds * 1000,
+    )
+    session.add(row)
+    session.flush()
+    record(
+        session, org_id=user.org_id, verb="created", actor=actor,
+        target=Target("session", row.id, user.email, new.display_prefix),
+    )
+    return NewSession(row, new.plaintext)
+
+
+def session_user(session: Session, core: Core, token: str) -> tuple[ApiSession, User] | None:
+    """The live session and its user for a session token, or None."""
+    try:
+        parsed = fmt.parse(token, core.prefixes.session_token)
+    except fmt.MalformedCredential:
+        return None
+    row = session.scalar(select(ApiSession).where(ApiSession.public_id == parsed.public_id))
+    if (
+        row is None
+        or row.revoked_at is not None
+        or row.expires_at <= now_ms()
+        or not core.hasher.matches(token, row.secret_hash)
+    ):
+        return None
+    return row, row.user
+
+
+def close_session(session: Session, row: ApiSession, actor: Actor) -> None:
+    row.revoked_at = now_ms()
+    record(
+        session, org_id=row.user.org_id, verb="deleted", actor=actor,
+        target=Target("session", row.id, row.user.email),
+    )
+    # Sessions are short-lived; dropping the expired ones here keeps the table small.
+    session.execute(
+        ApiSession.__table__.delete().where(
+            or_(ApiSession.expires_at < now_ms() - 86_400_000, ApiSession.revoked_at < now_ms() - 86_400_000)
+        )
+    )

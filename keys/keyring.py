@@ -1,0 +1,169 @@
+"""Sealing and signing keys: generated, stored encrypted, rotated, and kept until unused.
+
+Opaque access tokens are sealed with AES-256-GCM keys; JWT access tokens are signed with
+RS256 (RFC 9068 §2.1 makes RS256 the algorithm every resource server supports). Each key is
+stored encrypted under a key-encryption key derived from the pepper, so a copy of the
+database alone cannot forge or read a token.
+
+Each process keeps the decrypted keys in memory. It asks the database for the current key
+at most every ``refresh_seconds``, and at once when it meets a key id it does not know, so a
+rotation made by another process (or host) is picked up without a restart. A retired key is
+deleted only after the longest-lived token it could still have made has expired.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from joserfc.jwk import RSAKey
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from keys.base import now_ms
+from keys.models import CryptoKey
+
+SEAL = "seal"
+SIGN = "sign"
+SEAL_ALG = "A256GCM"
+SIGN_ALG = "RS256"
+MAX_TOKEN_TTL_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedKey:
+    kid: str
+    use: str
+    created_at: int
+    retired_at: int | None
+    aead: AESGCM | None = None
+    rsa: RSAKey | None = None
+
+
+class KeyRing:
+    """The process's view of the crypto keys, backed by the ``crypto_keys`` table."""
+
+    def __init__(
+        self,
+        kek: bytes,
+        session_factory: Callable[[], Session],
+        refresh_seconds: float = 30.0,
+    ) -> None:
+        self._kek = AESGCM(kek)
+        self._session_factory = session_factory
+        self._refresh_seconds = refresh_seconds
+        self._keys: dict[str, LoadedKey] = {}
+        self._current: dict[str, str] = {}
+        self._loaded_at = float("-inf")
+        self._lock = threading.Lock()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def current(self, use: str) -> LoadedKey:
+        """The key new tokens are made with; creates the first one if there is none."""
+        if time.monotonic() - self._loaded_at > self._refresh_seconds or use not in self._current:
+            self.reload()
+        if use not in self._current:
+            with self._session_factory() as session:
+                self.create(session, use)
+                session.commit()
+            self.reload()
+        return self._keys[self._current[use]]
+
+    def get(self, kid: str) -> LoadedKey | None:
+        """A key by id, for verification; an unknown id triggers one reload (rate-limited)."""
+        key = self._keys.get(kid)
+        if key is None and time.monotonic() - self._loaded_at > 1.0:
+            self.reload()
+            key = self._keys.get(kid)
+        return key
+
+    def public_jwks(self) -> dict[str, Any]:
+        """Every signing key that may still verify a live token (RFC 7517 JWK Set)."""
+        self.reload()
+        return {
+            "keys": [
+                {**k.rsa.as_dict(private=False), "use": "sig", "alg": SIGN_ALG}
+                for k in sorted(self._keys.values(), key=lambda k: -k.created_at)
+                if k.use == SIGN and k.rsa is not None
+            ]
+        }
+
+    def reload(self) -> None:
+        with self._lock, self._session_factory() as session:
+            now = now_ms()
+            rows = [
+                row
+                for row in session.scalars(select(CryptoKey))
+                if row.expires_at is None or row.expires_at > now
+            ]
+            keys: dict[str, LoadedKey] = {}
+            current: dict[str, tuple[int, str]] = {}
+            for row in rows:
+                key = self._keys.get(row.kid)
+                if key is None or key.retired_at != row.retired_at:
+                    key = self._decrypt(row)
+                keys[row.kid] = key
+                if row.retired_at is None:
+                    best = current.get(row.use)
+                    if best is None or (row.created_at, row.kid) > best:
+                        current[row.use] = (row.created_at, row.kid)
+            self._keys = keys
+            self._current = {use: kid for use, (_, kid) in current.items()}
+            self._loaded_at = time.monotonic()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def create(self, session: Session, use: str) -> CryptoKey:
+        kid = secrets.token_urlsafe(12)
+        if use == SEAL:
+            material = AESGCM.generate_key(bit_length=256)
+            row = CryptoKey(kid=kid, use=SEAL, alg=SEAL_ALG, encrypted_key=self._encrypt(kid, material))
+        elif use == SIGN:
+            rsa = RSAKey.generate_key(2048, parameters={"kid": kid}, private=True)
+            row = CryptoKey(
+                kid=kid,
+                use=SIGN,
+                alg=SIGN_ALG,
+                encrypted_key=self._encrypt(kid, rsa.as_pem(private=True)),
+                public_jwk=dict(rsa.as_dict(private=False)),
+            )
+        else:
+            raise ValueError(f"unknown key use {use!r}")
+        session.add(row)
+        return row
+
+    def rotate(self, session: Session) -> list[str]:
+        """Retire the current keys and make new ones; drop keys no live token can need.
+
+        Old keys stay for verification for the longest token lifetime plus the refresh
+        interval (during which another process may still make tokens with them).
+        """
+        now = now_ms()
+        keep_ms = (MAX_TOKEN_TTL_SECONDS + int(self._refresh_seconds) + 60) * 1000
+        session.execute(delete(CryptoKey).where(CryptoKey.expires_at < now))
+        for row in session.scalars(select(CryptoKey).where(CryptoKey.retired_at.is_(None))):
+            row.retired_at = now
+            row.expires_at = now + keep_ms
+        new = [self.create(session, SEAL).kid, self.create(session, SIGN).kid]
+        return new
+
+    # -- at rest ---------------------------------------------------------------------------
+
+    def _encrypt(self, kid: str, material: bytes) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self._kek.encrypt(nonce, material, kid.encode())
+
+    def _decrypt(self, row: CryptoKey) -> LoadedKey:
+        blob = row.encrypted_key
+        material = self._kek.decrypt(blob[:12], blob[12:], row.kid.encode())
+        if row.use == SEAL:
+            return LoadedKey(row.kid, SEAL, row.created_at, row.retired_at, aead=AESGCM(material))
+        rsa = RSAKey.import_key(material, parameters={"kid": row.kid})
+        return LoadedKey(row.kid, SIGN, row.created_at, row.retired_at, rsa=rsa)

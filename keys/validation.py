@@ -1,0 +1,33 @@
+"""Rules shared by the lifecycle services: scopes from the catalog, teams of the same org."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keys.errors import ValidationFailed
+from keys.models import Team
+
+
+def scopes_from_catalog(scopes: Iterable[str], catalog: frozenset[str], field: str = "scopes") -> str:
+    """The scopes as the stored space-separated string, deduplicated in order."""
+    ordered = list(dict.fromkeys(scopes))
+    unknown = [s for s in ordered if s not in catalog]
+    if unknown:
+        raise ValidationFailed.one(
+            field, f"unknown scope {unknown[0]!r}; see GET /api/scopes for the catalog"
+        )
+    if not ordered:
+        raise ValidationFailed.one(field, "choose at least one scope")
+    return " ".join(ordered)
+
+
+def team_of_org(session: Session, org_id: int, team_id: int | None, field: str = "team_id") -> None:
+    """A team id must name a team of this org; ``None`` means all teams."""
+    if team_id is None:
+        return
+    found = session.scalar(select(Team.id).where(Team.id == team_id, Team.org_id == org_id))
+    if found is None:
+        raise ValidationFailed.one(field, f"no team {team_id} in this organization")

@@ -1,0 +1,78 @@
+"""Latchkey's web service: the app factory is the one place that wires everything."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+log = logging.getLogger("latchkey")
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app from the environment (``overrides`` wins, for tests and tools)."""
+    from oauth_server import config
+    from oauth_server.extensions import csrf, db, limiter, migrate
+
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(config.load(app.instance_path, overrides))
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    from oauth_server.services import init_services
+
+    init_services(app)
+
+    from oauth_server.oauth.protocol import create_authorization_server
+    from oauth_server.oauth.views import bp as oauth_bp
+
+    with app.app_context():
+        create_authorization_server(app)
+    app.register_blueprint(oauth_bp)
+
+    from oauth_server.api import bp as api_bp
+    from oauth_server.api import register_views
+
+    register_views()
+    app.register_blueprint(api_bp)
+
+    from oauth_server.api.catalog import docs_page, openapi_json
+
+    app.add_url_rule("/openapi.json", "openapi_json", openapi_json)
+    app.add_url_rule("/docs", "docs", docs_page)
+
+    from oauth_server.cli import register_commands
+
+    register_commands(app)
+
+    bootstrap_admin(app)
+    return app
+
+
+def bootstrap_admin(app: Flask) -> None:
+    """Create the first admin when the database is migrated and has no user yet."""
+    from oauth_server.bootstrap import ensure_first_admin
+    from oauth_server.extensions import db
+
+    with app.app_context():
+        created = ensure_first_admin(
+            db.session, app.config["LATCHKEY_ADMIN_EMAIL"], app.config["LATCHKEY_ADMIN_PASSWORD"]
+        )
+        db.session.remove()
+    if created is None:
+        return
+    log.warning("Created org 'Default' and its admin %s", created.email)
+    if created.generated_password:
+        # Printed once, to the terminal of whoever started the server; never logged.
+        print(
+            f"\n  First admin: {created.email}\n  Password:    {created.generated_password}\n"
+            "  (shown once; set LATCHKEY_ADMIN_PASSWORD to choose it)\n",
+            flush=True,
+        )

@@ -1,0 +1,62 @@
+"""The management API (JSON under ``/api``): one blueprint, one error style (RFC 9457)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, request
+from flask_limiter import RateLimitExceeded
+from werkzeug.exceptions import HTTPException
+
+from keys.errors import DomainError
+from oauth_server.api.problems import from_domain_error, problem
+from oauth_server.extensions import csrf, db
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+csrf.exempt(bp)
+
+
+@bp.errorhandler(DomainError)
+def domain_error(error: DomainError) -> Response:
+    db.session.rollback()
+    return from_domain_error(error)
+
+
+@bp.errorhandler(RateLimitExceeded)
+def rate_limited(error: RateLimitExceeded) -> Response:
+    db.session.rollback()
+    return problem(429, f"Too many attempts ({error.description}); retry later.", code="rate-limited")
+
+
+@bp.errorhandler(HTTPException)
+def http_error(error: HTTPException) -> Response:
+    db.session.rollback()
+    status = error.code or 500
+    detail = error.description or ""
+    if status == 404:
+        detail = f"No endpoint {request.method} {request.path}; see /openapi.json."
+    elif status == 405:
+        detail = f"{request.method} is not allowed on {request.path}; see /openapi.json."
+    elif status == 413:
+        detail = "The request body is too large."
+    return problem(status, detail)
+
+
+@bp.errorhandler(Exception)
+def unexpected(error: Exception) -> Response:
+    db.session.rollback()
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return problem(500, "Something went wrong on our side; the change was not saved.")
+
+
+def register_views() -> None:
+    """Import the view modules, which attach their routes to ``bp``."""
+    from oauth_server.api import (  # noqa: F401
+        apps,
+        catalog,
+        directory,
+        resource_servers,
+        sessions,
+    )

@@ -1,0 +1,90 @@
+"""``/api/scopes``, ``/api/audit-events``, and the API's own description."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, render_template
+from sqlalchemy import or_, select
+
+from keys.models import AuditEvent
+from keys.pagination import page
+from oauth_server.api import bp
+from oauth_server.api.access import current
+from oauth_server.api.paging import next_link
+from oauth_server.api.schemas import (
+    AuditActor,
+    AuditEventOut,
+    AuditQuery,
+    AuditTarget,
+    ScopeOut,
+)
+from oauth_server.api.spec import openapi_document, operation, respond
+from oauth_server.extensions import db
+from oauth_server.services import services
+
+
+@operation(bp, "GET", "/scopes", summary="The scope catalog", tag="Scopes", access="session", response=ScopeOut, many=True)
+def list_scopes() -> Response:
+    """Every permission scope of this deployment, in catalog order."""
+    return respond(
+        [ScopeOut(name=s.name, resource=s.resource, description=s.description) for s in services().catalog.scopes]
+    )
+
+
+def audit_event_out(event: AuditEvent) -> AuditEventOut:
+    is_key = event.actor_type == "api_key"
+    return AuditEventOut(
+        id=event.id,
+        at=event.at,
+        action=event.action,
+        actor=AuditActor(
+            type=event.actor_type,
+            id=event.actor_id,
+            email=None if is_key else event.actor_label,
+            prefix=event.actor_label if is_key else None,
+        ),
+        target=AuditTarget(
+            type=event.target_type, id=event.target_id, name=event.target_name,
+            prefix=event.target_prefix,
+        ),
+        ip=event.ip,
+        user_agent=event.user_agent,
+        details=event.details,
+    )
+
+
+@operation(bp, "GET", "/audit-events", summary="The audit log", tag="Audit", access="manager", query=AuditQuery, response=AuditEventOut, many=True)
+def list_audit_events(query: AuditQuery) -> Response:
+    """Newest first. ``action`` matches exactly; ``target`` matches the start of the
+    target's name, prefix or id."""
+    stmt = select(AuditEvent).where(AuditEvent.org_id == current().org_id)
+    if query.action:
+        stmt = stmt.where(AuditEvent.action == query.action)
+    if query.actor:
+        stmt = stmt.where(or_(AuditEvent.actor_label == query.actor, AuditEvent.actor_id == query.actor))
+    if query.target:
+        like = query.target.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(
+            or_(
+                AuditEvent.target_name.like(like, escape="\\"),
+                AuditEvent.target_prefix.like(like, escape="\\"),
+                AuditEvent.target_id == query.target,
+            )
+        )
+    if query.since is not None:
+        stmt = stmt.where(AuditEvent.at >= query.since)
+    if query.until is not None:
+        stmt = stmt.where(AuditEvent.at < query.until)
+    items, cursor = page(db.session, stmt, AuditEvent.id, query.limit, query.cursor)
+    return respond([audit_event_out(e) for e in items], headers=next_link(cursor))
+
+
+def openapi_json() -> Response:
+    """The management API's OpenAPI document, generated from the declared schemas."""
+    doc = openapi_document("Latchkey management API", "1", services().issuer)
+    response = respond(doc)
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return response
+
+
+def docs_page() -> str:
+    return render_template("docs.html", issuer=current_app.config["LATCHKEY_ISSUER"])

@@ -1,0 +1,284 @@
+"""Request and response schemas of the management API, declared once.
+
+They validate requests (strictly: no coercion of "3" into 3, no unknown fields) and are
+the source of the OpenAPI document's component schemas.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from keys.models import ApiSession, OAuthApp, Org, ResourceServer, Team, User
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+def _email(value: str) -> str:
+    local, at, domain = value.rpartition("@")
+    if not at or not local or not domain or any(c.isspace() for c in value):
+        raise ValueError("must be an email address like ada@example.com")
+    return value.lower()
+
+
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_email)
+]
+Ms = Annotated[int, Field(description="milliseconds since the epoch")]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Query(BaseModel):
+    """Query strings are text: these are parsed leniently ("20" is 20)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class PageQuery(Query):
+    limit: int = Field(50, ge=1, le=200, description="items per page (1-200)")
+    cursor: int | None = Field(None, ge=1, description="from the previous page's Link: rel=next")
+
+
+class Ok(BaseModel):
+    ok: Literal[True] = True
+
+
+# -- sessions ---------------------------------------------------------------------------------
+
+
+class SessionCreate(Request):
+    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class SessionOut(BaseModel):
+    token: str = Field(description="the session token; shown once")
+    expires_at: Ms
+
+    @classmethod
+    def of(cls, row: ApiSession, token: str) -> SessionOut:
+        return cls(token=token, expires_at=row.expires_at)
+
+
+# -- orgs, users, teams -----------------------------------------------------------------------
+
+
+class OrgCreate(Request):
+    name: Name
+    api_access: bool = True
+
+
+class OrgUpdate(Request):
+    name: Name | None = None
+    api_access: bool | None = None
+
+
+class OrgOut(BaseModel):
+    id: int
+    name: str
+    api_access: bool
+    created_at: Ms
+    updated_at: Ms
+
+    @classmethod
+    def of(cls, org: Org) -> OrgOut:
+        return cls(
+            id=org.id, name=org.name, api_access=org.api_access,
+            created_at=org.created_at, updated_at=org.updated_at,
+        )
+
+
+class UserCreate(Request):
+    email: Email
+    name: Name
+    role: Literal["admin", "developer", "member"]
+    org_id: int | None = Field(None, description="default: your own org; platform admins may name any")
+    password: Annotated[str, StringConstraints(min_length=12, max_length=1024)] | None = Field(
+        None, description="without one the member cannot log in"
+    )
+
+
+class UserOut(BaseModel):
+    id: int
+    org_id: int
+    email: str
+    name: str
+    role: str
+    is_platform_admin: bool
+    can_log_in: bool
+    created_at: Ms
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(
+            id=user.id, org_id=user.org_id, email=user.email, name=user.name, role=user.role,
+            is_platform_admin=user.is_platform_admin, can_log_in=user.password_hash is not None,
+            created_at=user.created_at,
+        )
+
+
+class TeamCreate(Request):
+    name: Name
+
+
+class TeamOut(BaseModel):
+    id: int
+    name: str
+    created_at: Ms
+
+    @classmethod
+    def of(cls, team: Team) -> TeamOut:
+        return cls(id=team.id, name=team.name, created_at=team.created_at)
+
+
+class UsersQuery(PageQuery):
+    org_id: int | None = Field(None, description="platform admins: another org's members")
+
+
+# -- OAuth apps -------------------------------------------------------------------------------
+
+Scopes = Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=100)]], Field(max_length=100)]
+TokenTtl = Annotated[int, Field(ge=60, le=86400, description="access token lifetime, 60 s - 24 h")]
+
+
+class AppCreate(Request):
+    name: Name
+    scopes: Scopes = Field(description="from the scope catalog (GET /api/scopes)")
+    team_id: int | None = Field(None, description="one team, or null for all teams")
+    token_ttl_seconds: TokenTtl = 900
+    token_format: Literal["opaque", "jwt"] = "opaque"
+
+
+class AppUpdate(Request):
+    name: Name | None = None
+    scopes: Scopes | None = None
+    team_id: int | None = None
+    token_ttl_seconds: TokenTtl | None = None
+    token_format: Literal["opaque", "jwt"] | None = None
+
+
+class RotateSecret(Request):
+    grace_period_seconds: int = Field(
+        0, ge=0, le=30 * 24 * 3600,
+        description="how long the old secret keeps working (0 - 30 days)",
+    )
+
+
+class AppOut(BaseModel):
+    id: int
+    name: str
+    client_id: str
+    prefix: str = Field(description="display prefix of the client secret; never authenticates")
+    hint: str = Field(description="last 4 characters of the current client secret")
+    scopes: list[str]
+    team_id: int | None
+    token_ttl_seconds: int
+    token_format: str
+    status: Literal["active", "revoked"]
+    created_at: Ms
+    created_by: int | None
+    updated_at: Ms
+    revoked_at: Ms | None
+    previous_secret_expires_at: Ms | None
+
+    @classmethod
+    def of(cls, app: OAuthApp) -> AppOut:
+        from keys.base import now_ms
+
+        overlap = app.previous_secret_expires_at
+        return cls(
+            id=app.id, name=app.name, client_id=app.client_id, prefix=app.secret_prefix,
+            hint=app.secret_hint, scopes=app.scope_list, team_id=app.team_id,
+            token_ttl_seconds=app.token_ttl_seconds, token_format=app.token_format,
+            status="revoked" if app.revoked_at else "active", created_at=app.created_at,
+            created_by=app.created_by, updated_at=app.updated_at, revoked_at=app.revoked_at,
+            previous_secret_expires_at=overlap if overlap and overlap > now_ms() else None,
+        )
+
+
+class AppWithSecretOut(AppOut):
+    client_secret: str = Field(description="shown once; store it now")
+
+
+class AppsQuery(PageQuery):
+    status: Literal["active", "revoked", "all"] = "all"
+    team_id: int | None = None
+
+
+# -- resource servers -------------------------------------------------------------------------
+
+
+class ResourceServerCreate(Request):
+    name: Name
+    audience: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=r"^\S+$")
+    ] = Field(description="the URI that names this API in tokens' `aud` (RFC 8707 resource)")
+
+
+class ResourceServerOut(BaseModel):
+    id: int
+    name: str
+    audience: str
+    client_id: str
+    prefix: str
+    hint: str
+    status: Literal["active", "revoked"]
+    created_at: Ms
+
+    @classmethod
+    def of(cls, server: ResourceServer) -> ResourceServerOut:
+        return cls(
+            id=server.id, name=server.name, audience=server.audience, client_id=server.client_id,
+            prefix=server.secret_prefix, hint=server.secret_hint,
+            status="revoked" if server.revoked_at else "active", created_at=server.created_at,
+        )
+
+
+class ResourceServerWithSecretOut(ResourceServerOut):
+    client_secret: str = Field(description="shown once; store it now")
+
+
+# -- scopes and audit -------------------------------------------------------------------------
+
+
+class ScopeOut(BaseModel):
+    name: str
+    resource: str
+    description: str
+
+
+class AuditQuery(PageQuery):
+    action: str | None = Field(None, description="exact action, e.g. app.revoked")
+    actor: str | None = Field(None, description="actor email, key prefix or id")
+    target: str | None = Field(None, description="prefix of the target's name, prefix or id")
+    since: int | None = Field(None, description="from this time (ms), inclusive")
+    until: int | None = Field(None, description="before this time (ms)")
+
+
+class AuditActor(BaseModel):
+    type: str
+    id: str | None
+    email: str | None = None
+    prefix: str | None = None
+
+
+class AuditTarget(BaseModel):
+    type: str
+    id: str | None
+    name: str | None
+    prefix: str | None
+
+
+class AuditEventOut(BaseModel):
+    id: int
+    at: Ms
+    action: str
+    actor: AuditActor
+    target: AuditTarget
+    ip: str | None
+    user_agent: str | None
+    details: dict[str, object]

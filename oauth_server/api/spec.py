@@ -1,0 +1,299 @@
+"""Each management endpoint is declared once: its schemas validate requests and describe it
+in the OpenAPI document, so the document can never drift from the code.
+
+Pydantic does the validation and the JSON Schema; this module only records which schema
+belongs to which route and assembles the OpenAPI 3.1 document from those records.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
+
+from keys.errors import DomainError, FieldError, ValidationFailed
+
+_REF = "#/components/schemas/{model}"
+
+
+@dataclass
+class Operation:
+    method: str
+    rule: str
+    summary: str
+    tag: str
+    access: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    many: bool = False
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    description: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+OPERATIONS: list[Operation] = []
+
+
+class BadRequest(DomainError):
+    """Malformed JSON: the body could not be read at all."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message=message, code="malformed-request", status=400, title="Bad request")
+
+
+def _field_errors(error: ValidationError, prefix: str = "") -> list[FieldError]:
+    result = []
+    for item in error.errors(include_url=False):
+        loc = ".".join(str(part) for part in item["loc"]) or "body"
+        message = item["msg"]
+        if item["type"] == "missing":
+            message = "is required"
+        elif item["type"] == "extra_forbidden":
+            message = "is not a known field"
+        result.append(FieldError(prefix + loc, message))
+    return result
+
+
+def parse_body(model: type[BaseModel]) -> BaseModel:
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        data: Any = {}
+    else:
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"The request body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValidationFailed.one("body", "must be a JSON object")
+    try:
+        return model.model_validate(data, strict=True)
+    except ValidationError as exc:
+        errors = _field_errors(exc)
+        raise ValidationFailed(
+            message="; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors
+        ) from exc
+
+
+def parse_query(model: type[BaseModel]) -> BaseModel:
+    try:
+        return model.model_validate(request.args.to_dict())
+    except ValidationError as exc:
+        errors = _field_errors(exc)
+        raise ValidationFailed(
+            message="; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors
+        ) from exc
+
+
+def operation(
+    bp: Blueprint,
+    method: str,
+    rule: str,
+    *,
+    summary: str,
+    tag: str,
+    access: str,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    many: bool = False,
+    status: int = 200,
+    errors: tuple[int, ...] = (),
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a view under ``rule``; it receives ``body=`` and ``query=`` already valid.
+
+    ``access`` names the guard (see :mod:`oauth_server.api.access`) that runs first.
+    """
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        op = Operation(
+            method=method.upper(), rule=bp.url_prefix + rule if bp.url_prefix else rule,
+            summary=summary, tag=tag, access=access, body=body, query=query,
+            response=response, many=many, status=status, errors=errors,
+            description=(view.__doc__ or "").strip() or None,
+        )
+        OPERATIONS.append(op)
+
+        @functools.wraps(view)
+        def wrapper(**kwargs: Any) -> Any:
+            from oauth_server.api.access import guard
+
+            guard(access)
+            if query is not None:
+                kwargs["query"] = parse_query(query)
+            if body is not None:
+                kwargs["body"] = parse_body(body)
+            return view(**kwargs)
+
+        bp.add_url_rule(rule, endpoint=view.__name__, view_func=wrapper, methods=[method.upper()])
+        return wrapper
+
+    return decorate
+
+
+def respond(
+    payload: BaseModel | list[BaseModel] | dict[str, Any],
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    if isinstance(payload, list):
+        body: Any = [item.model_dump(mode="json") for item in payload]
+    elif isinstance(payload, BaseModel):
+        body = payload.model_dump(mode="json")
+    else:
+        body = payload
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+# -- the OpenAPI document ---------------------------------------------------------------------
+
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                "required": ["field", "message"],
+            },
+        },
+    },
+    "required": ["type", "title", "status", "detail"],
+}
+
+_ERROR_TEXT = {
+    400: "Malformed request",
+    401: "Not authenticated",
+    403: "Not allowed, or Upgrade required",
+    404: "Not found in this organization",
+    409: "Conflict",
+    422: "Validation failed; `errors` names each field",
+    429: "Too many requests; see Retry-After",
+}
+
+_ACCESS_TEXT = {
+    "public": "No authentication.",
+    "session": "Any signed-in member.",
+    "admin": "Org admins.",
+    "manager": "Org admins and developers.",
+    "platform": "Platform admins.",
+}
+
+
+def _path(rule: str) -> str:
+    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
+
+
+def openapi_document(title: str, version: str, server_url: str) -> dict[str, Any]:
+    models: set[type[BaseModel]] = set()
+    for op in OPERATIONS:
+        for model in (op.body, op.response):
+            if model is not None:
+                models.add(model)
+    ordered = sorted(models, key=lambda m: m.__name__)
+    _, top = models_json_schema([(m, "validation") for m in ordered], ref_template=_REF)
+    schemas: dict[str, Any] = dict(top.get("$defs", {}))
+    schemas["Problem"] = _PROBLEM_SCHEMA
+
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        path = _path(op.rule)
+        entry: dict[str, Any] = {
+            "summary": op.summary,
+            "tags": [op.tag],
+            "operationId": f"{op.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}",
+            "description": "\n\n".join(
+                x for x in (op.description, f"Access: {_ACCESS_TEXT[op.access]}") if x
+            ),
+        }
+        if op.access != "public":
+            entry["security"] = [{"sessionToken": []}]
+        params = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+            for name in re.findall(r"\{(\w+)\}", path)
+        ]
+        if op.query is not None:
+            qschema = op.query.model_json_schema(ref_template=_REF)
+            for name, prop in qschema.get("properties", {}).items():
+                params.append(
+                    {
+                        "name": name,
+                        "in": "query",
+                        "required": name in qschema.get("required", []),
+                        "schema": prop,
+                        **({"description": prop["description"]} if "description" in prop else {}),
+                    }
+                )
+        if params:
+            entry["parameters"] = params
+        if op.body is not None:
+            entry["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": _REF.format(model=op.body.__name__)}}},
+            }
+        responses: dict[str, Any] = {}
+        if op.response is not None:
+            ref: dict[str, Any] = {"$ref": _REF.format(model=op.response.__name__)}
+            schema = {"type": "array", "items": ref} if op.many else ref
+            responses[str(op.status)] = {
+                "description": op.summary,
+                "content": {"application/json": {"schema": schema}},
+            }
+        else:
+            responses[str(op.status)] = {"description": op.summary}
+        codes = set(op.errors)
+        if op.access != "public":
+            codes |= {401, 403}
+        if op.body is not None:
+            codes |= {400, 422}
+        if op.query is not None:
+            codes |= {422}
+        if "{" in path:
+            codes |= {404}
+        for code in sorted(codes):
+            responses[str(code)] = {
+                "description": _ERROR_TEXT[code],
+                "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            }
+        entry["responses"] = responses
+        paths.setdefault(path, {})[op.method.lower()] = entry
+
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "servers": [{"url": server_url}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "sessionToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A session token from POST /api/sessions",
+                }
+            },
+        },
+    }
+
+
+def jsonify_document(doc: dict[str, Any]) -> Response:
+    return jsonify(doc)

@@ -1,0 +1,95 @@
+"""Configuration from the environment, exactly as DESIGN.md's table names it.
+
+The embedded default needs nothing set: SQLite in the instance folder, and a secret key and
+pepper generated once into that folder. A shared database (any ``DATABASE_URL`` that is not
+SQLite) means several hosts, which must share the pepper and secret key, so there both must
+be given explicitly: Latchkey refuses to start rather than hash with a pepper of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import secrets
+from pathlib import Path
+from typing import Any
+
+DEFAULT_ISSUER = "http://localhost:5000"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message says which and what to do."""
+
+
+def _instance_secret(instance: Path, name: str) -> str:
+    """Read, or create exactly once even with many workers starting together, a secret file."""
+    path = instance / name
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):
+            value = path.read_text().strip()
+            if value:
+                return value
+            time.sleep(0.01)  # another worker is writing it this very moment
+        raise ConfigError(f"{path} is empty; delete it and start again") from None
+    value = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    return value
+
+
+def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Flask config values for this process."""
+    env = {**os.environ, **(overrides or {})}
+    instance = Path(instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'latchkey.db'}"
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql://" + database_url.removeprefix("postgres://")
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    shared_db = not database_url.startswith("sqlite")
+
+    def secret(name: str, file_name: str) -> str:
+        value = env.get(name)
+        if value:
+            return str(value)
+        if shared_db:
+            raise ConfigError(
+                f"{name} must be set when DATABASE_URL points to a shared database: every "
+                f"Latchkey process must use the same value. Generate one with "
+                f"`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+            )
+        return _instance_secret(instance, file_name)
+
+    pepper = secret("LATCHKEY_PEPPER", "pepper")
+    if len(pepper) < 32:
+        raise ConfigError("LATCHKEY_PEPPER must be at least 32 characters long")
+
+    issuer = str(env.get("LATCHKEY_ISSUER") or DEFAULT_ISSUER).rstrip("/")
+    engine_options: dict[str, Any] = {"pool_pre_ping": shared_db}
+    if not shared_db:
+        engine_options["connect_args"] = {"timeout": 30}
+
+    return {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+        "SECRET_KEY": secret("LATCHKEY_SECRET_KEY", "secret_key"),
+        "LATCHKEY_PEPPER": pepper,
+        "LATCHKEY_ISSUER": issuer,
+        "LATCHKEY_BRAND": str(env.get("LATCHKEY_BRAND") or "lk"),
+        "LATCHKEY_SCOPES_FILE": env.get("LATCHKEY_SCOPES_FILE") or None,
+        "LATCHKEY_ADMIN_EMAIL": env.get("LATCHKEY_ADMIN_EMAIL") or None,
+        "LATCHKEY_ADMIN_PASSWORD": env.get("LATCHKEY_ADMIN_PASSWORD") or None,
+        "LATCHKEY_SESSION_TTL_SECONDS": int(env.get("LATCHKEY_SESSION_TTL_SECONDS") or 12 * 3600),
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "LATCHKEY_LOGIN_LIMIT": env.get("LATCHKEY_LOGIN_LIMIT") or "10 per 15 minutes",
+        "LATCHKEY_CLIENT_AUTH_LIMIT": env.get("LATCHKEY_CLIENT_AUTH_LIMIT") or "20 per minute",
+        "MAX_CONTENT_LENGTH": 64 * 1024,
+        "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        "JSON_SORT_KEYS": False,
+    }

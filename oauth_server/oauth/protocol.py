@@ -1,0 +1,320 @@
+"""Authlib's authorization server, extended through its hooks only.
+
+* RFC 6749 §4.4 client credentials, with Latchkey's ``team`` narrowing and RFC 8707
+  ``resource`` audiences;
+* RFC 7662 introspection, for registered resource servers only;
+* RFC 7009 revocation, by the app that owns the token.
+
+OAuth apps authenticate at the token and revocation endpoints, resource servers at the
+introspection endpoint; any other combination is ``invalid_client`` (401).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import (
+    ClientMixin,
+    InvalidRequestError,
+    InvalidScopeError,
+    OAuth2Error,
+    UnauthorizedClientError,
+)
+from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
+from authlib.oauth2.rfc6749.util import extract_basic_authorization, scope_to_list
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from flask import Flask
+
+from keys import client_secrets
+from keys.access_tokens import AccessTokenClaims
+from keys.models import OAuthApp, ResourceServer, Team
+from oauth_server.extensions import db
+from oauth_server.oauth import storage
+from oauth_server.services import services
+
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+class InvalidTargetError(OAuth2Error):
+    """RFC 8707 §2: the requested resource is invalid, unknown, or malformed."""
+
+    error = "invalid_target"
+    status_code = 400
+
+
+# -- clients ----------------------------------------------------------------------------------
+
+
+class _SecretClient(ClientMixin):
+    """What apps and resource servers share: a client ID and a rotatable secret."""
+
+    endpoints: frozenset[str] = frozenset()
+
+    def __init__(self, record: OAuthApp | ResourceServer) -> None:
+        self.record = record
+
+    def get_client_id(self) -> str:
+        return self.record.client_id
+
+    def get_default_redirect_uri(self) -> None:
+        return None
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return False
+
+    def check_response_type(self, response_type: str) -> bool:
+        return False
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        """RFC 6749 §2.3.1: the current secret, or the previous one during a rotation."""
+        core = services().core
+        return client_secrets.check(
+            self.record, core.hasher, core.prefixes.client_secret, client_secret
+        )
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        """RFC 7591 §2: which endpoints this kind of client may authenticate at."""
+        return method in CLIENT_AUTH_METHODS and endpoint in self.endpoints
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return False
+
+
+class AppClient(_SecretClient):
+    record: OAuthApp
+    endpoints = frozenset({"token", "revocation"})
+
+    def __init__(self, record: OAuthApp) -> None:
+        super().__init__(record)
+        self.team_id: int | None = record.team_id
+        self.audience: str | None = None
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type == "client_credentials"
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        """RFC 6749 §3.3: no scope asked means all of the app's scopes."""
+        if not scope:
+            return self.record.scopes
+        return " ".join(dict.fromkeys(scope_to_list(scope)))
+
+
+class ResourceServerClient(_SecretClient):
+    record: ResourceServer
+    endpoints = frozenset({"introspection"})
+
+
+def query_client(client_id: str) -> _SecretClient | None:
+    prefixes = services().core.prefixes
+    kind = client_id.partition("_")[0]
+    if kind == prefixes.app_client_id:
+        app = storage.active_app(db.session, client_id)
+        return AppClient(app) if app else None
+    if kind == prefixes.resource_server_client_id:
+        server = storage.active_resource_server(db.session, client_id)
+        return ResourceServerClient(server) if server else None
+    return None
+
+
+def _authenticate(client_id: str | None, secret: str | None) -> _SecretClient | None:
+    if not client_id or not secret:
+        return None
+    client = query_client(client_id)
+    return client if client and client.check_client_secret(secret) else None
+
+
+def authenticate_basic(_query_client: Any, request: Any) -> _SecretClient | None:
+    """RFC 6749 §2.3.1 HTTP Basic (form-urlencoded id and secret, then base64)."""
+    return _authenticate(*extract_basic_authorization(request.headers))
+
+
+def authenticate_post(_query_client: Any, request: Any) -> _SecretClient | None:
+    """RFC 6749 §2.3.1 credentials in the request body.
+
+    Unlike Authlib's default, an unknown client is not answered with a 400 here: every
+    failed client authentication is the same 401 ``invalid_client``.
+    """
+    return _authenticate(request.form.get("client_id"), request.form.get("client_secret"))
+
+
+# -- tokens -----------------------------------------------------------------------------------
+
+
+@dataclass
+class IntrospectedToken:
+    """A genuine access token (RFC 7662's view of it), and whether its state is live."""
+
+    claims: AccessTokenClaims
+    live: bool
+    name: str | None = None
+    key_prefix: str | None = None
+
+    def check_client(self, client: _SecretClient) -> bool:
+        return isinstance(client, AppClient) and client.get_client_id() == self.claims.client_id
+
+    def get_scope(self) -> str:
+        return self.claims.scope
+
+    def get_expires_in(self) -> int:
+        return self.claims.expires_in
+
+    def is_expired(self) -> bool:
+        return False  # the codec refuses expired tokens before this object exists
+
+    def is_revoked(self) -> bool:
+        return not self.live
+
+
+class LatchkeyClientCredentialsGrant(ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def validate_token_request(self) -> None:
+        """RFC 6749 §4.4.2, plus the plan check, ``team`` and RFC 8707 ``resource``."""
+        client = self.authenticate_token_endpoint_client()
+        if not isinstance(client, AppClient) or not client.check_grant_type(self.GRANT_TYPE):
+            raise UnauthorizedClientError("The client may not use the client_credentials grant.")
+        self.request.client = client
+        if not client.record.org.api_access:
+            raise UnauthorizedClientError("Upgrade required")
+        self.validate_requested_scope()
+        client.team_id = self._requested_team(client)
+        client.audience = self._requested_audience()
+
+    def validate_requested_scope(self) -> None:
+        """RFC 6749 §3.3: every requested scope must be one the app holds."""
+        requested = scope_to_list(self.request.payload.scope) or []
+        allowed = set(self.client.record.scope_list)
+        outside = [s for s in requested if s not in allowed]
+        if outside:
+            raise InvalidScopeError(f"The app does not hold the scope '{outside[0]}'.")
+
+    def _requested_team(self, client: AppClient) -> int | None:
+        raw = self.request.form.get("team")
+        if raw is None or raw == "":
+            return client.record.team_id
+        if not raw.isdigit():
+            raise InvalidRequestError("'team' must be a team id.")
+        team_id = int(raw)
+        if client.record.team_id is not None and client.record.team_id != team_id:
+            raise InvalidRequestError("This app is bound to another team.")
+        team = db.session.get(Team, team_id)
+        if team is None or team.org_id != client.record.org_id:
+            raise InvalidRequestError(f"No team {team_id} in this app's organization.")
+        return team_id
+
+    def _requested_audience(self) -> str | None:
+        resources = self.request.form.getlist("resource")
+        if not resources:
+            return None
+        if len(resources) > 1:
+            raise InvalidTargetError("Ask for one resource per token.")
+        if resources[0] not in storage.audiences(db.session):
+            raise InvalidTargetError("The resource is not a registered resource server.")
+        return str(resources[0])
+
+
+def generate_access_token(
+    grant_type: str,
+    client: AppClient,
+    user: Any = None,
+    scope: str | None = None,
+    expires_in: int | None = None,
+    include_refresh_token: bool = False,
+) -> dict[str, Any]:
+    """Authlib's token generator hook: a self-contained token, and no database row."""
+    app = client.record
+    tokens = services().tokens
+    claims = tokens.claims_for(
+        client_id=app.client_id,
+        org_id=app.org_id,
+        team_id=client.team_id,
+        scope=client.get_allowed_scope(scope),
+        audience=client.audience,
+        ttl_seconds=app.token_ttl_seconds,
+    )
+    return {
+        "access_token": tokens.encode(claims, app.token_format),
+        "token_type": "Bearer",
+        "expires_in": claims.expires_in,
+        "scope": claims.scope,
+    }
+
+
+class LatchkeyIntrospectionEndpoint(IntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def check_params(self, request: Any, client: Any) -> None:
+        """RFC 7662 §2.1: ``token`` is required; an unknown hint only widens the search."""
+        if not request.form.get("token"):
+            raise InvalidRequestError("The 'token' parameter is required.")
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
+        """RFC 7662 §2.1: find the token; anything not genuine is simply not found."""
+        return find_token(token_string)
+
+    def check_permission(self, token: Any, client: Any, request: Any) -> bool:
+        """RFC 7662 §4: a token for another audience is not active for this caller."""
+        assert isinstance(client, ResourceServerClient)
+        return bool(token.claims.aud in (services().issuer, client.record.audience))
+
+    def introspect_token(self, token: Any) -> dict[str, Any]:
+        """RFC 7662 §2.2, with Latchkey's org, team, prefix and name members."""
+        c: AccessTokenClaims = token.claims
+        return {
+            "active": True,
+            "scope": c.scope,
+            "client_id": c.client_id,
+            "token_type": "Bearer",
+            "exp": c.exp,
+            "iat": c.iat,
+            "sub": c.client_id,
+            "aud": c.aud,
+            "iss": c.iss,
+            "jti": c.jti,
+            "org_id": c.org_id,
+            "team_id": c.team_id,
+            "key_prefix": token.key_prefix,
+            "name": token.name,
+        }
+
+
+class LatchkeyRevocationEndpoint(RevocationEndpoint):
+    CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def check_params(self, request: Any, client: Any) -> None:
+        """RFC 7009 §2.1: ``token`` is required; the hint is only a hint."""
+        if not request.form.get("token"):
+            raise InvalidRequestError("The 'token' parameter is required.")
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
+        """RFC 7009 §2.1: any genuine token, even one already inactive."""
+        return find_token(token_string)
+
+    def revoke_token(self, token: Any, request: Any) -> None:
+        """RFC 7009 §2.2: remember the jti until the token would have expired anyway."""
+        storage.revoke_jti(db.session, token.claims.jti, token.claims.exp)
+
+
+def find_token(token_string: str) -> IntrospectedToken | None:
+    claims = services().tokens.decode(token_string)
+    if claims is None:
+        return None
+    state = storage.token_state(db.session, claims)
+    return IntrospectedToken(claims=claims, live=state.live, name=state.name, key_prefix=state.key_prefix)
+
+
+def create_authorization_server(app: Flask) -> AuthorizationServer:
+    server = AuthorizationServer()
+    server.init_app(app, query_client=query_client, save_token=lambda token, request: None)
+    server.register_token_generator("client_credentials", generate_access_token)
+    server.register_client_auth_method("client_secret_basic", authenticate_basic)
+    server.register_client_auth_method("client_secret_post", authenticate_post)
+    server.register_grant(LatchkeyClientCredentialsGrant)
+    server.register_endpoint(LatchkeyIntrospectionEndpoint)
+    server.register_endpoint(LatchkeyRevocationEndpoint)
+    server.scopes_supported = sorted(services().core.scope_catalog)
+    app.extensions["latchkey_oauth"] = server
+    return server
