@@ -17,6 +17,7 @@ from typing import Any
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import (
     ClientMixin,
+    InvalidClientError,
     InvalidRequestError,
     InvalidScopeError,
     OAuth2Error,
@@ -306,8 +307,22 @@ def find_token(token_string: str) -> IntrospectedToken | None:
     return IntrospectedToken(claims=claims, live=state.live, name=state.name, key_prefix=state.key_prefix)
 
 
+class LatchkeyAuthorizationServer(AuthorizationServer):
+    def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Any:
+        """RFC 6749 §5.2: every failed client authentication is the same 401 ``invalid_client``,
+        whatever the reason, so it tells a guesser nothing."""
+        try:
+            return super().authenticate_client(request, methods, endpoint)
+        except InvalidClientError:
+            raise InvalidClientError(
+                status_code=401,
+                description="Client authentication failed: unknown client ID, wrong secret, "
+                "or a revoked client. Send the client ID and secret with HTTP Basic or in the body.",
+            ) from None
+
+
 def create_authorization_server(app: Flask) -> AuthorizationServer:
-    server = AuthorizationServer()
+    server = LatchkeyAuthorizationServer()
     server.init_app(app, query_client=query_client, save_token=lambda token, request: None)
     server.register_token_generator("client_credentials", generate_access_token)
     server.register_client_auth_method("client_secret_basic", authenticate_basic)

@@ -1,0 +1,178 @@
+"""A real Latchkey process for the live tests: migrated, gunicorn with two workers, HTTP.
+
+Each server gets its own database: a SQLite file in a temporary folder, or a fresh
+PostgreSQL database created on the machine's server (and dropped afterwards).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_ADMIN_URL = os.environ.get("LATCHKEY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("LATCHKEY_TEST_REDIS", "redis://127.0.0.1:6379/15")
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "correct horse battery staple"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def create_pg_database() -> tuple[str, str]:
+    import psycopg
+
+    name = f"latchkey_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    return name, f"{base}/{name}"
+
+
+def drop_pg_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class LiveServer:
+    backend: str
+    workdir: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    database_url: str = ""
+    pg_name: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "server.log"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.workdir / "latchkey.db"
+
+    def prepare(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        if self.backend == "postgresql":
+            self.pg_name, self.database_url = create_pg_database()
+        else:
+            self.database_url = f"sqlite:///{self.sqlite_path}"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "LATCHKEY_ISSUER": self.url,
+            "LATCHKEY_PEPPER": secrets.token_urlsafe(48),
+            "LATCHKEY_SECRET_KEY": secrets.token_urlsafe(48),
+            "LATCHKEY_ADMIN_EMAIL": ADMIN_EMAIL,
+            "LATCHKEY_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "PYTHONUNBUFFERED": "1",
+            **({"REDIS_URL": REDIS_URL} if self.backend == "postgresql" else {}),
+            **self.extra_env,
+        }
+        subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
+            cwd=ROOT, env=self.env, check=True, capture_output=True,
+        )
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable, "-m", "gunicorn", "app:app",
+                    "--workers", "2", "--bind", f"127.0.0.1:{self.port}",
+                    "--graceful-timeout", "10", "--access-logfile", "-",
+                ],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
+            try:
+                if requests.get(self.url + "/.well-known/oauth-authorization-server", timeout=1).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not start: {self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        """Graceful stop (SIGTERM), as an operator's process manager would do it."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        self.stop()
+        if self.pg_name:
+            drop_pg_database(self.pg_name)
+
+
+class Api:
+    """A signed-in caller of the management API (``Authorization: Bearer <session>``)."""
+
+    def __init__(self, base: str, token: str | None = None) -> None:
+        self.base = base
+        self.http = requests.Session()
+        if token:
+            self.http.headers["Authorization"] = f"Bearer {token}"
+
+    @classmethod
+    def login(cls, base: str, email: str, password: str) -> Api:
+        r = requests.post(f"{base}/api/sessions", json={"email": email, "password": password}, timeout=10)
+        assert r.status_code == 201, r.text
+        return cls(base, r.json()["token"])
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", 10)
+        return self.http.request(method, self.base + path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    def ok(self, method: str, path: str, status: int = 200, **kwargs: Any) -> Any:
+        """The JSON body of a call that must succeed with ``status``."""
+        r = self.request(method, path, **kwargs)
+        assert r.status_code == status, f"{method} {path}: {r.status_code} {r.text}"
+        return r.json()
