@@ -119,7 +119,7 @@ def parse(candidate: str, kind: str) -> ParsedCredential:
     ):
         raise MalformedCredential("malformed credential")
     secret, check = tail[:SECRET_LENGTH], tail[SECRET_LENGTH:]
-    if checksum(candidate[: -CHECKSUM_LENGTH]) != check:
+    if checksum(candidate[:-CHECKSUM_LENGTH]) != check:
         raise MalformedCredential("checksum mismatch")
     return ParsedCredential(kind=kind, public_id=public_id, secret=secret)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-
 from functools import cache
 
 from argon2 import PasswordHasher
@@ -42,9 +41,9 @@ class SecretHasher:
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-        return HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()
-        ).derive(self._pepper)
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(
+            self._pepper
+        )
 
 
 def hash_password(password: str) -> str:

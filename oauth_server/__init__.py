@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,16 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from oauth_server import config
     from oauth_server.extensions import csrf, db, limiter, migrate
 
-    app = Flask(__name__, instance_relative_config=True)
+    instance_path = (overrides or {}).get("LATCHKEY_INSTANCE_PATH") or os.environ.get(
+        "LATCHKEY_INSTANCE_PATH"
+    )
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     app.config.update(config.load(app.instance_path, overrides))
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True)
+    migrate.init_app(
+        app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True
+    )
     csrf.init_app(app)
     limiter.init_app(app)
 

@@ -41,8 +41,14 @@ def ensure_first_admin(
     try:
         org = directory.create_org(session, actor=actor, name="Default", api_access=True)
         directory.create_user(
-            session, actor=actor, org_id=org.id, email=email, name="Admin", role="admin",
-            password=password or generated, is_platform_admin=True,
+            session,
+            actor=actor,
+            org_id=org.id,
+            email=email,
+            name="Admin",
+            role="admin",
+            password=password or generated,
+            is_platform_admin=True,
         )
         session.commit()
     except (IntegrityError, OperationalError, ValidationFailed):

@@ -20,4 +20,6 @@ def register_commands(app: Flask) -> None:
 
         new = services().keyring.rotate(db.session)
         db.session.commit()
-        click.echo(f"New token keys: {', '.join(new)}; previous keys kept until their tokens expire.")
+        click.echo(
+            f"New token keys: {', '.join(new)}; previous keys kept until their tokens expire."
+        )

@@ -9,8 +9,8 @@ be given explicitly: Latchkey refuses to start rather than hash with a pepper of
 from __future__ import annotations
 
 import os
-import time
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 

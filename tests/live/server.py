@@ -94,18 +94,33 @@ class LiveServer:
         }
         subprocess.run(
             [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
-            cwd=ROOT, env=self.env, check=True, capture_output=True,
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
         )
 
     def start(self) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [
-                    sys.executable, "-m", "gunicorn", "app:app",
-                    "--workers", "2", "--bind", f"127.0.0.1:{self.port}",
-                    "--graceful-timeout", "10", "--access-logfile", "-",
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "app:app",
+                    "--workers",
+                    "2",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--graceful-timeout",
+                    "10",
+                    "--access-logfile",
+                    "-",
                 ],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -151,7 +166,9 @@ class Api:
 
     @classmethod
     def login(cls, base: str, email: str, password: str) -> Api:
-        r = requests.post(f"{base}/api/sessions", json={"email": email, "password": password}, timeout=10)
+        r = requests.post(
+            f"{base}/api/sessions", json={"email": email, "password": password}, timeout=10
+        )
         assert r.status_code == 201, r.text
         return cls(base, r.json()["token"])
 

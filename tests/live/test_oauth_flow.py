@@ -13,7 +13,9 @@ from requests_oauthlib import OAuth2Session as RequestsOAuthlibSession
 from tests.live.server import Api, LiveServer
 
 
-def introspect(server: LiveServer, rs: dict[str, Any], token: str, **extra: str) -> requests.Response:
+def introspect(
+    server: LiveServer, rs: dict[str, Any], token: str, **extra: str
+) -> requests.Response:
     return requests.post(
         f"{server.url}/oauth/introspect",
         data={"token": token, **extra},
@@ -28,7 +30,9 @@ def test_authlib_client_both_auth_methods_introspect_and_revoke(
     app = make_app(scopes=["people:read", "leads:read"])
     for method in ("client_secret_basic", "client_secret_post"):
         client = OAuth2Session(
-            app["client_id"], app["client_secret"], token_endpoint_auth_method=method,
+            app["client_id"],
+            app["client_secret"],
+            token_endpoint_auth_method=method,
             scope="people:read",
         )
         token = client.fetch_token(f"{server.url}/oauth/token", grant_type="client_credentials")
@@ -44,7 +48,9 @@ def test_authlib_client_both_auth_methods_introspect_and_revoke(
         assert answer["name"] == app["name"]
 
         client.revoke_token(f"{server.url}/oauth/revoke", token["access_token"])
-        assert introspect(server, resource_server, token["access_token"]).json() == {"active": False}
+        assert introspect(server, resource_server, token["access_token"]).json() == {
+            "active": False
+        }
 
 
 def test_requests_oauthlib_backend_application_client(
@@ -70,8 +76,10 @@ def test_revoking_the_app_ends_its_tokens_in_every_worker(
 ) -> None:
     app = make_app()
     token = requests.post(
-        f"{server.url}/oauth/token", data={"grant_type": "client_credentials"},
-        auth=(app["client_id"], app["client_secret"]), timeout=10,
+        f"{server.url}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(app["client_id"], app["client_secret"]),
+        timeout=10,
     ).json()["access_token"]
     assert introspect(server, resource_server, token).json()["active"] is True
     admin.ok("POST", f"/api/apps/{app['id']}/revoke")
