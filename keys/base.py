@@ -7,9 +7,10 @@ stable across SQLite and PostgreSQL and batch mode can find constraints by name.
 from __future__ import annotations
 
 import time
+from typing import Any, TypeAlias
 
 from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -27,3 +28,7 @@ class Base(DeclarativeBase):
 def now_ms() -> int:
     """Milliseconds since the epoch: how every stored time and API time is expressed."""
     return time.time_ns() // 1_000_000
+
+
+# The services take a plain Session, or Flask-SQLAlchemy's request-scoped proxy of one.
+DbSession: TypeAlias = Session | scoped_session[Any]
