@@ -19,7 +19,7 @@ from keys.base import now_ms
 from keys.core import Core
 from keys.errors import Conflict, NotFound, ValidationFailed
 from keys.hashing import hash_password, verify_password
-from keys.models import ApiSession, OAuthApp, Org, Team, User
+from keys.models import ApiSession, AuditEvent, OAuthApp, Org, Team, User
 from keys.pagination import page
 
 # -- orgs -----------------------------------------------------------------------------------
@@ -174,6 +174,45 @@ def authenticate_password(session: Session, email: str, password: str) -> User |
         dummy_password_check(password)
         return None
     return user if verify_password(password, user.password_hash) else None
+
+
+def failed_sign_ins(session: Session, email: str, since_ms: int) -> list[int]:
+    """Times (ms, oldest first) of this account's failed sign-ins since ``since_ms``.
+
+    Counted from the ``session.failed`` audit events, i.e. from the database that every
+    process shares. An in-process limiter alone is per worker: the embedded default runs
+    several workers without Redis, and each would allow the full number of guesses.
+    Unknown accounts have no org to record in and yield ``[]``.
+    """
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        return []
+    stmt = (
+        select(AuditEvent.at)
+        .where(
+            AuditEvent.org_id == user.org_id,
+            AuditEvent.action == "session.failed",
+            AuditEvent.target_name == user.email,
+            AuditEvent.at >= since_ms,
+        )
+        .order_by(AuditEvent.at)
+    )
+    return list(session.scalars(stmt))
+
+
+def record_failed_sign_in(session: Session, email: str, actor: Actor) -> None:
+    """Add a ``session.failed`` event for a known account (the caller commits).
+
+    Unknown emails are not recorded: they have no org, and recording them would let anyone
+    grow the table at will. The attempted password is never part of the event.
+    """
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        return
+    record(
+        session, org_id=user.org_id, verb="failed", actor=actor,
+        target=Target("session", None, user.email),
+    )
 
 
 def open_session(

@@ -34,6 +34,7 @@ SIGN = "sign"
 SEAL_ALG = "A256GCM"
 SIGN_ALG = "RS256"
 MAX_TOKEN_TTL_SECONDS = 24 * 3600
+KID_MAX_LENGTH = 32  # the ``crypto_keys.kid`` column
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,16 +78,37 @@ class KeyRing:
         return self._keys[self._current[use]]
 
     def get(self, kid: str) -> LoadedKey | None:
-        """A key by id, for verification; an unknown id triggers one reload (rate-limited)."""
+        """A key by id, for verification.
+
+        An unknown id may be a key made since the last load (by a rotation, or by another
+        process making the first key): it is looked up by primary key, and only a key that
+        exists triggers a reload. Rate-limiting the reload by time instead made a genuine
+        token of a brand-new key inactive for up to a second in a process that had just
+        loaded; the lookup keeps garbage ids at one indexed query, like any other token.
+        """
         key = self._keys.get(kid)
-        if key is None and time.monotonic() - self._loaded_at > 1.0:
+        if key is None and len(kid) <= KID_MAX_LENGTH and self._exists(kid):
             self.reload()
             key = self._keys.get(kid)
         return key
 
+    def _exists(self, kid: str) -> bool:
+        """Whether ``kid`` names a stored key still good for verification."""
+        with self._session_factory() as session:
+            expires_at = session.execute(
+                select(CryptoKey.expires_at).where(CryptoKey.kid == kid)
+            ).one_or_none()
+        return expires_at is not None and (expires_at[0] is None or expires_at[0] > now_ms())
+
     def public_jwks(self) -> dict[str, Any]:
-        """Every signing key that may still verify a live token (RFC 7517 JWK Set)."""
+        """Every signing key that may still verify a live token (RFC 7517 JWK Set).
+
+        The current signing key is created here if no JWT was signed yet: a resource server
+        that fetches (and caches) the JWKS before the first JWT must not get an empty set.
+        """
         self.reload()
+        if SIGN not in self._current:
+            self.current(SIGN)
         return {
             "keys": [
                 {**k.rsa.as_dict(private=False), "use": "sig", "alg": SIGN_ALG}

@@ -44,6 +44,17 @@ def http_error(error: HTTPException) -> Response:
     return problem(status, detail)
 
 
+@bp.app_errorhandler(404)
+@bp.app_errorhandler(405)
+def routing_error(error: HTTPException) -> Response | HTTPException:
+    """Routing errors (no such path or method) happen before any blueprint is chosen, so the
+    blueprint's own handler never sees them: answer them as problems under ``/api`` too, and
+    leave every other path's default response alone."""
+    if request.path == "/api" or request.path.startswith("/api/"):
+        return http_error(error)
+    return error
+
+
 @bp.errorhandler(Exception)
 def unexpected(error: Exception) -> Response:
     db.session.rollback()

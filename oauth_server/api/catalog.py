@@ -55,8 +55,13 @@ def audit_event_out(event: AuditEvent) -> AuditEventOut:
 @operation(bp, "GET", "/audit-events", summary="The audit log", tag="Audit", access="manager", query=AuditQuery, response=AuditEventOut, many=True)
 def list_audit_events(query: AuditQuery) -> Response:
     """Newest first. ``action`` matches exactly; ``target`` matches the start of the
-    target's name, prefix or id."""
-    stmt = select(AuditEvent).where(AuditEvent.org_id == current().org_id)
+    target's name, prefix or id. Platform admins also see the deployment's own events
+    (those of no org, e.g. ``resource_server.created``), which no org's log holds."""
+    principal = current()
+    visible = AuditEvent.org_id == principal.org_id
+    if principal.user.is_platform_admin:
+        visible = or_(visible, AuditEvent.org_id.is_(None))
+    stmt = select(AuditEvent).where(visible)
     if query.action:
         stmt = stmt.where(AuditEvent.action == query.action)
     if query.actor:

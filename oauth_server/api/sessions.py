@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 from flask import Response, current_app, request
+from limits import parse
 
 from keys import directory
 from keys.audit import Actor
+from keys.base import now_ms
 from oauth_server import throttle
 from oauth_server.api import bp
 from oauth_server.api.access import NotAuthenticated, current
@@ -28,15 +32,17 @@ def create_session(body: SessionCreate) -> Response:
     Ten failed attempts for one account within 15 minutes lock it for the rest of the window.
     """
     account = body.email.strip().lower()
-    exhausted = throttle.check(LOGIN_LIMIT, account)
-    if exhausted:
+    retry_after = _locked_for(account)
+    if retry_after:
         return problem(
             429, "Too many failed sign-ins for this account; wait and try again.",
-            code="rate-limited", headers={"Retry-After": str(exhausted.retry_after)},
+            code="rate-limited", headers={"Retry-After": str(retry_after)},
         )
     user = directory.authenticate_password(db.session, account, body.password)
     if user is None:
         throttle.count_failure(LOGIN_LIMIT, account)
+        directory.record_failed_sign_in(db.session, account, _anonymous())
+        db.session.commit()
         raise NotAuthenticated("Wrong email or password.")
     actor = Actor("user", str(user.id), user.email, request.remote_addr, request.user_agent.string)
     new = directory.open_session(
@@ -45,6 +51,30 @@ def create_session(body: SessionCreate) -> Response:
     )
     db.session.commit()
     return respond(SessionOut.of(new.session, new.token), 201)
+
+
+def _anonymous() -> Actor:
+    """Whoever tried to sign in: not authenticated, so only where they came from."""
+    return Actor("anonymous", None, None, request.remote_addr, request.user_agent.string or None)
+
+
+def _locked_for(account: str) -> int:
+    """Seconds until ``account`` may try again (0: now).
+
+    Two counts, either of which locks: the limiter's (shared through Redis when configured;
+    it also covers unknown emails, so a lock does not reveal whether an account exists) and
+    the account's ``session.failed`` audit events, which every worker sees even without
+    Redis (in-process limiter storage is per worker, so N workers would allow N x the limit).
+    """
+    exhausted = throttle.check(LOGIN_LIMIT, account)
+    wait = exhausted.retry_after if exhausted else 0
+    limit = parse(str(current_app.config[LOGIN_LIMIT]))
+    window_ms = limit.get_expiry() * 1000
+    failures = directory.failed_sign_ins(db.session, account, now_ms() - window_ms)
+    if len(failures) >= limit.amount:
+        oldest = failures[-limit.amount]
+        wait = max(wait, math.ceil((oldest + window_ms - now_ms()) / 1000), 1)
+    return wait
 
 
 @operation(

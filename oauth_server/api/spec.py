@@ -59,6 +59,9 @@ def _field_errors(error: ValidationError, prefix: str = "") -> list[FieldError]:
             message = "is required"
         elif item["type"] == "extra_forbidden":
             message = "is not a known field"
+        elif item["type"] == "value_error" and "error" in item.get("ctx", {}):
+            # Our own validators' words, without pydantic's "Value error, " in front.
+            message = str(item["ctx"]["error"])
         result.append(FieldError(prefix + loc, message))
     return result
 
@@ -246,8 +249,9 @@ def openapi_document(title: str, version: str, server_url: str) -> dict[str, Any
         if params:
             entry["parameters"] = params
         if op.body is not None:
+            # A body whose fields all have defaults may be left out (e.g. rotate-secret).
             entry["requestBody"] = {
-                "required": True,
+                "required": bool(op.body.model_json_schema().get("required")),
                 "content": {"application/json": {"schema": {"$ref": _REF.format(model=op.body.__name__)}}},
             }
         responses: dict[str, Any] = {}

@@ -11,10 +11,12 @@ introspection endpoint; any other combination is ``invalid_client`` (401).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import (
     ClientMixin,
     InvalidClientError,
@@ -37,6 +39,10 @@ from oauth_server.oauth import storage
 from oauth_server.services import services
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+#: Team ids are database integers; a larger number cannot name a team (and would make the
+#: database driver raise instead of finding nothing).
+MAX_TEAM_ID = 2**31 - 1
 
 
 class InvalidTargetError(OAuth2Error):
@@ -141,6 +147,15 @@ def authenticate_post(_query_client: Any, request: Any) -> _SecretClient | None:
     return _authenticate(request.form.get("client_id"), request.form.get("client_secret"))
 
 
+def _quoted(value: str) -> str:
+    """``value`` quoted for an ``error_description``, or a placeholder when it holds characters
+    RFC 6749 §5.2 forbids there (Authlib refuses to build such an error: a 500 instead of
+    the 400 the client's typo deserves)."""
+    if len(value) > 100 or invalid_error_characters(value):
+        return "(a malformed value)"
+    return f"'{value}'"
+
+
 # -- tokens -----------------------------------------------------------------------------------
 
 
@@ -190,13 +205,15 @@ class LatchkeyClientCredentialsGrant(ClientCredentialsGrant):
         allowed = set(self.client.record.scope_list)
         outside = [s for s in requested if s not in allowed]
         if outside:
-            raise InvalidScopeError(f"The app does not hold the scope '{outside[0]}'.")
+            raise InvalidScopeError(f"The app does not hold the scope {_quoted(outside[0])}.")
 
     def _requested_team(self, client: AppClient) -> int | None:
         raw = self.request.form.get("team")
         if raw is None or raw == "":
             return client.record.team_id
-        if not raw.isdigit():
+        # ASCII digits only: str.isdigit() also accepts superscripts and other scripts'
+        # digits, which int() refuses or reads as another number.
+        if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_TEAM_ID:
             raise InvalidRequestError("'team' must be a team id.")
         team_id = int(raw)
         if client.record.team_id is not None and client.record.team_id != team_id:
@@ -217,6 +234,25 @@ class LatchkeyClientCredentialsGrant(ClientCredentialsGrant):
         return str(resources[0])
 
 
+#: Longest wait for an app's ``tokens_valid_after``; more than one second means clocks
+#: disagree, and waiting longer would not help.
+MAX_VALID_AFTER_WAIT_SECONDS = 2.0
+
+
+def _wait_for_valid_after(valid_after: int) -> None:
+    """Make sure the token about to be made is not born dead.
+
+    Token times are whole seconds, so reactivating an app ends every token of the second it
+    was revoked in (``tokens_valid_after`` = that second + 1). A token asked for right after a
+    reactivation, within that same second, would carry an ``iat`` before ``tokens_valid_after``
+    and introspect as inactive for its whole life. Waiting out the rest of that second (under
+    one second, and only just after a reactivation) gives it a valid ``iat``.
+    """
+    delay = valid_after - time.time()
+    if delay > 0:
+        time.sleep(min(delay, MAX_VALID_AFTER_WAIT_SECONDS))
+
+
 def generate_access_token(
     grant_type: str,
     client: AppClient,
@@ -227,6 +263,7 @@ def generate_access_token(
 ) -> dict[str, Any]:
     """Authlib's token generator hook: a self-contained token, and no database row."""
     app = client.record
+    _wait_for_valid_after(app.tokens_valid_after)
     tokens = services().tokens
     claims = tokens.claims_for(
         client_id=app.client_id,
@@ -308,6 +345,16 @@ def find_token(token_string: str) -> IntrospectedToken | None:
 
 
 class LatchkeyAuthorizationServer(AuthorizationServer):
+    def create_token_response(self, request: Any = None) -> Any:
+        """RFC 6749 §5.2: a request without ``grant_type`` is missing a required parameter
+        (``invalid_request``); ``unsupported_grant_type`` is for a grant type we do not serve,
+        which is all Authlib would answer."""
+        oauth_request = self.create_oauth2_request(request)
+        if not oauth_request.payload.grant_type:
+            error = InvalidRequestError("The 'grant_type' parameter is required.")
+            return self.handle_error_response(oauth_request, error)
+        return super().create_token_response(request)
+
     def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Any:
         """RFC 6749 §5.2: every failed client authentication is the same 401 ``invalid_client``,
         whatever the reason, so it tells a guesser nothing."""

@@ -1,0 +1,260 @@
+"""POST /oauth/introspect (RFC 7662) against a live server: who may ask, what a genuine token
+answers, and that everything not active is exactly ``{"active": false}``."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+
+import requests
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+from tests.live.server import Api, LiveServer
+
+INACTIVE = {"active": False}
+ACTIVE_FIELDS = {
+    "active",
+    "scope",
+    "client_id",
+    "token_type",
+    "exp",
+    "iat",
+    "sub",
+    "aud",
+    "iss",
+    "jti",
+    "org_id",
+    "team_id",
+    "key_prefix",
+    "name",
+}
+
+
+def issue(server: LiveServer, app: dict[str, Any], **data: Any) -> str:
+    r = requests.post(
+        f"{server.url}/oauth/token",
+        data={"grant_type": "client_credentials", **data},
+        auth=(app["client_id"], app["client_secret"]),
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    return str(r.json()["access_token"])
+
+
+def introspect_response(
+    server: LiveServer, caller: dict[str, Any] | None, data: dict[str, str], **kwargs: Any
+) -> requests.Response:
+    auth = (caller["client_id"], caller["client_secret"]) if caller else None
+    return requests.post(
+        f"{server.url}/oauth/introspect", data=data, auth=auth, timeout=10, **kwargs
+    )
+
+
+def introspect(server: LiveServer, rs: dict[str, Any], token: str, **extra: str) -> dict[str, Any]:
+    r = introspect_response(server, rs, {"token": token, **extra})
+    assert r.status_code == 200, r.text
+    assert r.headers["Cache-Control"] == "no-store"
+    return r.json()  # type: ignore[no-any-return]
+
+
+def tampered(token: str) -> str:
+    """The token with one character of its last segment (sealed claims / signature) changed.
+    A middle character, so that the change is never lost in base64's padding bits."""
+    start = token.rfind(".") + 1
+    i = start + (len(token) - start) // 2
+    return token[:i] + ("A" if token[i] != "A" else "B") + token[i + 1 :]
+
+
+def b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def test_only_resource_servers_may_introspect(
+    server: LiveServer, make_app: Any, resource_server: dict[str, Any]
+) -> None:
+    app = make_app()
+    token = issue(server, app)
+    bad_rs = {**resource_server, "client_secret": resource_server["client_secret"][:-2] + "xx"}
+    for caller, kwargs in (
+        (app, {}),  # an app's own, valid credentials
+        (bad_rs, {}),
+        (None, {}),
+        (
+            None,
+            {
+                "data": {
+                    "token": token,
+                    **{"client_id": app["client_id"], "client_secret": app["client_secret"]},
+                }
+            },
+        ),
+    ):
+        data = kwargs.pop("data", {"token": token})
+        r = introspect_response(server, caller, data)
+        assert r.status_code == 401, r.text
+        assert r.json()["error"] == "invalid_client"
+        assert r.headers["WWW-Authenticate"].startswith("Basic")
+        assert r.headers["Cache-Control"] == "no-store"
+        assert "active" not in r.json()
+
+    # client_secret_post works for a resource server as well.
+    form = {
+        "token": token,
+        "client_id": resource_server["client_id"],
+        "client_secret": resource_server["client_secret"],
+    }
+    assert introspect_response(server, None, form).json()["active"] is True
+
+
+def test_missing_token_is_invalid_request(
+    server: LiveServer, resource_server: dict[str, Any]
+) -> None:
+    for data in ({}, {"token": ""}, {"token_type_hint": "access_token"}):
+        r = introspect_response(server, resource_server, data)
+        assert r.status_code == 400, r.text
+        assert r.json()["error"] == "invalid_request"
+        assert r.headers["Cache-Control"] == "no-store"
+
+
+def test_unknown_garbage_tampered_and_forged_tokens_are_exactly_inactive(
+    server: LiveServer, make_app: Any, resource_server: dict[str, Any]
+) -> None:
+    opaque = issue(server, make_app())
+    signed = issue(server, make_app(token_format="jwt"))
+    header = json.loads(base64.urlsafe_b64decode(signed.split(".")[0] + "=="))
+    claims = json.loads(base64.urlsafe_b64decode(signed.split(".")[1] + "==="))
+    # The same claims, under the server's key id, signed by a key that is not the server's.
+    forged = jwt.encode(
+        header, claims, RSAKey.generate_key(2048, parameters={"kid": header["kid"]}, private=True)
+    )
+    unsigned = f"{b64({'typ': 'at+jwt', 'alg': 'none'})}.{b64(claims)}."
+    prefix = opaque.split("_", 1)[0]
+    for token in (
+        "garbage",
+        "x" * 5000,
+        f"{prefix}_",
+        f"{prefix}_nokid.AAAA",
+        opaque.split(".")[0] + ".",
+        tampered(opaque),
+        opaque[:-3],
+        tampered(signed),
+        signed.rsplit(".", 1)[0] + ".",
+        forged,
+        unsigned,
+        "eyJ" + "A" * 40,
+    ):
+        assert introspect(server, resource_server, token) == INACTIVE, token
+    # The genuine ones are fine: the tampering, not the tokens, made the difference.
+    assert introspect(server, resource_server, opaque)["active"] is True
+    assert introspect(server, resource_server, signed)["active"] is True
+
+
+def test_active_answer_carries_exactly_the_designed_fields(
+    server: LiveServer, make_app: Any, make_team: Any, resource_server: dict[str, Any]
+) -> None:
+    team = make_team()
+    for token_format in ("opaque", "jwt"):
+        app = make_app(token_format=token_format, token_ttl_seconds=120, team_id=team["id"])
+        before = int(time.time())
+        token = issue(server, app, scope="leads:read")
+        answer = introspect(server, resource_server, token)
+        assert set(answer) == ACTIVE_FIELDS, answer
+        assert answer["active"] is True
+        assert answer["scope"] == "leads:read"
+        assert answer["client_id"] == answer["sub"] == app["client_id"]
+        assert answer["token_type"] == "Bearer"
+        assert before - 5 <= answer["iat"] <= time.time() + 5
+        assert answer["exp"] - answer["iat"] == 120
+        assert answer["aud"] == answer["iss"] == server.url
+        assert isinstance(answer["jti"], str) and len(answer["jti"]) >= 16
+        assert answer["org_id"] == 1
+        assert answer["team_id"] == team["id"]
+        assert answer["key_prefix"] == app["prefix"]
+        assert answer["name"] == app["name"]
+        # Every token is its own.
+        assert introspect(server, resource_server, issue(server, app))["jti"] != answer["jti"]
+
+
+def test_token_type_hint_does_not_change_the_answer(
+    server: LiveServer, make_app: Any, resource_server: dict[str, Any]
+) -> None:
+    token = issue(server, make_app())
+    plain = introspect(server, resource_server, token)
+    assert plain["active"] is True
+    for hint in ("access_token", "refresh_token", "api_key", "garbage"):
+        assert introspect(server, resource_server, token, token_type_hint=hint) == plain, hint
+        assert introspect(server, resource_server, "garbage", token_type_hint=hint) == INACTIVE
+
+
+def test_a_token_for_another_audience_is_inactive_for_other_resource_servers(
+    server: LiveServer, admin: Api, make_app: Any, resource_server: dict[str, Any]
+) -> None:
+    other = admin.ok(
+        "POST",
+        "/api/resource-servers",
+        201,
+        json={"name": "Other API", "audience": f"https://other-{time.time_ns()}.example.com"},
+    )
+    app = make_app()
+    targeted = issue(server, app, resource=resource_server["audience"])
+    assert introspect(server, other, targeted) == INACTIVE
+    answer = introspect(server, resource_server, targeted)
+    assert answer["active"] is True and answer["aud"] == resource_server["audience"]
+    # A token without ``resource`` is for every resource server.
+    untargeted = issue(server, app)
+    assert introspect(server, other, untargeted)["active"] is True
+    assert introspect(server, resource_server, untargeted)["active"] is True
+
+
+def test_revoked_reactivated_and_deleted_apps(
+    server: LiveServer, admin: Api, make_app: Any, resource_server: dict[str, Any]
+) -> None:
+    app = make_app()
+    old = issue(server, app)
+    assert introspect(server, resource_server, old)["active"] is True
+
+    admin.ok("POST", f"/api/apps/{app['id']}/revoke")
+    assert introspect(server, resource_server, old) == INACTIVE
+
+    admin.ok("POST", f"/api/apps/{app['id']}/reactivate")
+    assert introspect(server, resource_server, old) == INACTIVE  # a revoke is forever for a token
+    new = issue(server, app)
+    assert introspect(server, resource_server, new)["active"] is True
+
+    admin.ok("DELETE", f"/api/apps/{app['id']}")
+    assert introspect(server, resource_server, new) == INACTIVE
+
+
+def test_org_plan_off_ends_tokens_and_on_again_serves_new_ones(
+    server: LiveServer, admin: Api, make_org: Any, make_app: Any, resource_server: dict[str, Any]
+) -> None:
+    org, org_admin = make_org()
+    app = make_app(api=org_admin)
+    token = issue(server, app)
+    answer = introspect(server, resource_server, token)
+    assert answer["active"] is True and answer["org_id"] == org["id"]
+
+    admin.ok("PATCH", f"/api/orgs/{org['id']}", json={"api_access": False})
+    assert introspect(server, resource_server, token) == INACTIVE
+
+    admin.ok("PATCH", f"/api/orgs/{org['id']}", json={"api_access": True})
+    fresh = introspect(server, resource_server, issue(server, app))
+    assert fresh["active"] is True and fresh["org_id"] == org["id"]
+
+
+def test_every_worker_gives_the_same_answer(
+    server: LiveServer, make_app: Any, resource_server: dict[str, Any]
+) -> None:
+    app = make_app(token_format="jwt")
+    token = issue(server, app)
+    answers = [
+        introspect_response(
+            server, resource_server, {"token": token}, headers={"Connection": "close"}
+        ).json()
+        for _ in range(10)
+    ]
+    assert all(a == answers[0] for a in answers), answers
+    assert answers[0]["active"] is True

@@ -1,0 +1,387 @@
+"""POST /oauth/token against a live server: the success answer, every RFC 6749 §5.2 error
+path with its exact status, ``error`` and headers, Latchkey's ``team`` and RFC 8707
+``resource`` parameters, plan gating, JWT access tokens (RFC 9068), secret rotation and the
+client-authentication throttle."""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+import requests
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from requests.adapters import HTTPAdapter
+
+from tests.live.server import ADMIN_EMAIL, ADMIN_PASSWORD, REDIS_URL, Api, LiveServer
+
+ALL_SCOPES = "people:read leads:read"
+
+
+def token_request(
+    server: LiveServer,
+    data: dict[str, Any] | None = None,
+    auth: tuple[str, str] | None = None,
+    http: requests.Session | None = None,
+) -> requests.Response:
+    form = {"grant_type": "client_credentials", **(data or {})}
+    return (http or requests).post(f"{server.url}/oauth/token", data=form, auth=auth, timeout=10)
+
+
+def creds(app: dict[str, Any]) -> tuple[str, str]:
+    return app["client_id"], app["client_secret"]
+
+
+def issue(server: LiveServer, app: dict[str, Any], **data: Any) -> dict[str, Any]:
+    r = token_request(server, data, auth=creds(app))
+    assert r.status_code == 200, r.text
+    assert r.headers["Cache-Control"] == "no-store"
+    return r.json()  # type: ignore[no-any-return]
+
+
+def introspect(server: LiveServer, rs: dict[str, Any], token: str) -> dict[str, Any]:
+    r = requests.post(
+        f"{server.url}/oauth/introspect",
+        data={"token": token},
+        auth=(rs["client_id"], rs["client_secret"]),
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def assert_error(r: requests.Response, status: int, error: str) -> dict[str, Any]:
+    """An RFC 6749 §5.2 error: status, JSON ``error``, never cached; 401 names its scheme."""
+    assert r.status_code == status, f"{r.status_code} {r.text}"
+    assert r.headers["Content-Type"].startswith("application/json")
+    assert r.headers["Cache-Control"] == "no-store"
+    body: dict[str, Any] = r.json()
+    assert body["error"] == error, body
+    if status == 401:
+        challenge = r.headers.get("WWW-Authenticate", "")
+        assert challenge.startswith("Basic"), r.headers
+        assert 'error="invalid_client"' in challenge
+    return body
+
+
+# -- success ----------------------------------------------------------------------------------
+
+
+def test_success_is_a_bearer_token_with_the_app_ttl_and_all_its_scopes(
+    server: LiveServer, make_app: Any, resource_server: dict[str, Any]
+) -> None:
+    app = make_app(token_ttl_seconds=300)
+    for auth, data in (
+        (creds(app), {}),  # client_secret_basic
+        (None, {"client_id": app["client_id"], "client_secret": app["client_secret"]}),  # _post
+    ):
+        r = token_request(server, data, auth=auth)
+        assert r.status_code == 200, r.text
+        assert r.headers["Cache-Control"] == "no-store"
+        body = r.json()
+        assert set(body) == {"access_token", "token_type", "expires_in", "scope"}
+        assert body["token_type"] == "Bearer"
+        assert body["expires_in"] == 300
+        assert body["scope"] == ALL_SCOPES
+        assert introspect(server, resource_server, body["access_token"])["active"] is True
+
+    narrowed = issue(server, app, scope="leads:read")
+    assert narrowed["scope"] == "leads:read"
+    assert introspect(server, resource_server, narrowed["access_token"])["scope"] == "leads:read"
+
+
+# -- invalid_client ---------------------------------------------------------------------------
+
+
+def test_every_failed_client_authentication_is_401_invalid_client(
+    server: LiveServer, make_app: Any, resource_server: dict[str, Any]
+) -> None:
+    app, other = make_app(), make_app()
+    cid, secret = creds(app)
+    rs_cid, rs_secret = resource_server["client_id"], resource_server["client_secret"]
+    cases: dict[str, tuple[tuple[str, str] | None, dict[str, str]]] = {
+        "unknown client id, basic": (("lkci_doesNotExist1", secret), {}),
+        "unknown client id, post": (
+            None,
+            {"client_id": "lkci_doesNotExist1", "client_secret": secret},
+        ),
+        "wrong secret, basic": ((cid, secret[:-1] + ("A" if secret[-1] != "A" else "B")), {}),
+        "wrong secret, post": (None, {"client_id": cid, "client_secret": "not-the-secret"}),
+        "another app's secret, basic": ((cid, other["client_secret"]), {}),
+        "no credentials": (None, {}),
+        "client id without secret, post": (None, {"client_id": cid}),
+        "empty secret, basic": ((cid, ""), {}),
+        "resource server, basic": ((rs_cid, rs_secret), {}),
+        "resource server, post": (None, {"client_id": rs_cid, "client_secret": rs_secret}),
+    }
+    for label, (auth, data) in cases.items():
+        r = token_request(server, data, auth=auth)
+        assert r.status_code == 401, label
+        assert_error(r, 401, "invalid_client")
+    # The right credentials still work: none of the above was about the app itself.
+    assert issue(server, app)["token_type"] == "Bearer"
+
+
+def test_revoked_and_deleted_apps_are_invalid_client(
+    server: LiveServer, admin: Api, make_app: Any
+) -> None:
+    revoked, deleted = make_app(), make_app()
+    issue(server, revoked)
+    issue(server, deleted)
+    admin.ok("POST", f"/api/apps/{revoked['id']}/revoke")
+    assert admin.ok("DELETE", f"/api/apps/{deleted['id']}") == {"ok": True}
+    for app in (revoked, deleted):
+        assert_error(token_request(server, auth=creds(app)), 401, "invalid_client")
+        post = {"client_id": app["client_id"], "client_secret": app["client_secret"]}
+        assert_error(token_request(server, post), 401, "invalid_client")
+
+    admin.ok("POST", f"/api/apps/{revoked['id']}/reactivate")
+    assert issue(server, revoked)["token_type"] == "Bearer"
+
+
+# -- grant type and scope ---------------------------------------------------------------------
+
+
+def test_grant_types_other_than_client_credentials(server: LiveServer, make_app: Any) -> None:
+    app = make_app()
+    for grant in ("password", "authorization_code", "refresh_token", "urn:example:nope"):
+        r = token_request(server, {"grant_type": grant}, auth=creds(app))
+        assert_error(r, 400, "unsupported_grant_type")
+    # RFC 6749 §5.2: a missing required parameter is invalid_request.
+    r = requests.post(f"{server.url}/oauth/token", data={}, auth=creds(app), timeout=10)
+    assert_error(r, 400, "invalid_request")
+
+
+def test_scope_outside_the_app_is_invalid_scope(server: LiveServer, make_app: Any) -> None:
+    app = make_app(scopes=["people:read"])
+    for scope in (
+        "people:write",  # in the catalog, not the app's
+        "people:read leads:read",  # one of them outside
+        "nonexistent:scope",
+        'people:read"',  # not even a well-formed scope token (RFC 6749 §3.3)
+        "people:réad",
+    ):
+        body = assert_error(
+            token_request(server, {"scope": scope}, auth=creds(app)), 400, "invalid_scope"
+        )
+        assert body.get("error_description"), body
+    assert issue(server, app, scope="people:read")["scope"] == "people:read"
+
+
+# -- team ---------------------------------------------------------------------------------------
+
+
+def test_team_narrows_an_all_teams_app(
+    server: LiveServer, make_app: Any, make_team: Any, resource_server: dict[str, Any]
+) -> None:
+    team = make_team()
+    app = make_app(team_id=None)
+    token = issue(server, app, team=str(team["id"]))["access_token"]
+    assert introspect(server, resource_server, token)["team_id"] == team["id"]
+    unnarrowed = issue(server, app)["access_token"]
+    assert introspect(server, resource_server, unnarrowed)["team_id"] is None
+
+
+def test_team_bound_app_cannot_ask_for_another_team(
+    server: LiveServer, make_app: Any, make_team: Any, resource_server: dict[str, Any]
+) -> None:
+    mine, theirs = make_team(), make_team()
+    app = make_app(team_id=mine["id"])
+    token = issue(server, app)["access_token"]
+    assert introspect(server, resource_server, token)["team_id"] == mine["id"]
+    same = issue(server, app, team=str(mine["id"]))["access_token"]
+    assert introspect(server, resource_server, same)["team_id"] == mine["id"]
+
+    r = token_request(server, {"team": str(theirs["id"])}, auth=creds(app))
+    assert_error(r, 400, "invalid_request")
+
+
+def test_unknown_or_foreign_or_malformed_team_is_invalid_request(
+    server: LiveServer, make_app: Any, make_org: Any, make_team: Any
+) -> None:
+    _, other_admin = make_org()
+    foreign = make_team(api=other_admin)
+    app = make_app(team_id=None)
+    for team in (
+        "987654321",  # no such team
+        str(foreign["id"]),  # another org's team
+        "0",
+        "abc",
+        "-1",
+        "1.5",
+        " 1",
+        "1e3",
+        "\u00b2",
+        "\u0661",  # Unicode digits are not team ids
+        "99999999999999999999999",  # beyond any database integer
+    ):
+        r = token_request(server, {"team": team}, auth=creds(app))
+        assert_error(r, 400, "invalid_request")
+
+
+# -- resource (RFC 8707) ------------------------------------------------------------------------
+
+
+def test_resource_sets_the_audience(
+    server: LiveServer, make_app: Any, resource_server: dict[str, Any]
+) -> None:
+    app = make_app()
+    audience = resource_server["audience"]
+    targeted = issue(server, app, resource=audience)["access_token"]
+    assert introspect(server, resource_server, targeted)["aud"] == audience
+
+    untargeted = issue(server, app)["access_token"]
+    assert introspect(server, resource_server, untargeted)["aud"] == server.url
+
+    for bad in ("https://unknown.example.com", audience + "/", "not a uri"):
+        r = token_request(server, {"resource": bad}, auth=creds(app))
+        assert_error(r, 400, "invalid_target")
+
+
+# -- plan gating --------------------------------------------------------------------------------
+
+
+def test_org_plan_off_is_unauthorized_client_upgrade_required(
+    server: LiveServer, admin: Api, make_org: Any, make_app: Any
+) -> None:
+    org, org_admin = make_org()
+    app = make_app(api=org_admin)
+    issue(server, app)
+    admin.ok("PATCH", f"/api/orgs/{org['id']}", json={"api_access": False})
+    for auth, data in (
+        (creds(app), {}),
+        (None, {"client_id": app["client_id"], "client_secret": app["client_secret"]}),
+    ):
+        body = assert_error(token_request(server, data, auth=auth), 400, "unauthorized_client")
+        assert body["error_description"] == "Upgrade required"
+    admin.ok("PATCH", f"/api/orgs/{org['id']}", json={"api_access": True})
+    assert issue(server, app)["token_type"] == "Bearer"
+
+
+# -- JWT access tokens (RFC 9068) ---------------------------------------------------------------
+
+
+def test_jwt_access_token_verifies_against_the_jwks(
+    server: LiveServer, make_app: Any, resource_server: dict[str, Any]
+) -> None:
+    app = make_app(token_format="jwt", token_ttl_seconds=600, scopes=["people:read", "leads:read"])
+    before = int(time.time())
+    body = issue(server, app, scope="people:read", resource=resource_server["audience"])
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 600
+
+    metadata = requests.get(
+        f"{server.url}/.well-known/oauth-authorization-server", timeout=10
+    ).json()
+    keys = KeySet.import_key_set(requests.get(metadata["jwks_uri"], timeout=10).json())
+    token = jwt.decode(body["access_token"], keys, algorithms=["RS256"])
+
+    assert token.header["typ"] == "at+jwt"
+    assert token.header["alg"] == "RS256"
+    assert token.header["kid"] in {k.kid for k in keys.keys}
+    jwt.JWTClaimsRegistry(
+        iss={"essential": True, "value": server.url},
+        aud={"essential": True, "value": resource_server["audience"]},
+        sub={"essential": True, "value": app["client_id"]},
+        client_id={"essential": True, "value": app["client_id"]},
+        scope={"essential": True, "value": "people:read"},
+        exp={"essential": True},
+        iat={"essential": True},
+        jti={"essential": True},
+    ).validate(token.claims)
+    claims = token.claims
+    assert before - 5 <= claims["iat"] <= time.time() + 5
+    assert claims["exp"] - claims["iat"] == 600
+
+    answer = introspect(server, resource_server, body["access_token"])
+    assert answer["active"] is True
+    assert answer["jti"] == claims["jti"] and answer["exp"] == claims["exp"]
+
+    # Without ``resource`` the audience is the issuer (DESIGN.md).
+    default = jwt.decode(issue(server, app)["access_token"], keys, algorithms=["RS256"])
+    assert default.claims["aud"] == server.url
+    assert default.claims["scope"] == ALL_SCOPES
+
+
+# -- secret rotation ----------------------------------------------------------------------------
+
+
+def test_secret_rotation_overlap_and_immediate_cutover(
+    server: LiveServer, admin: Api, make_app: Any
+) -> None:
+    app = make_app()
+    first = app["client_secret"]
+    rotated = admin.ok(
+        "POST", f"/api/apps/{app['id']}/rotate-secret", json={"grace_period_seconds": 3600}
+    )
+    second = rotated["client_secret"]
+    assert second != first and rotated["previous_secret_expires_at"] is not None
+    for secret in (first, second):  # both work during the overlap, basic and post
+        assert issue(server, {"client_id": app["client_id"], "client_secret": secret})
+        form = {"client_id": app["client_id"], "client_secret": secret}
+        assert token_request(server, form).status_code == 200
+
+    third = admin.ok(
+        "POST", f"/api/apps/{app['id']}/rotate-secret", json={"grace_period_seconds": 0}
+    )
+    assert third["previous_secret_expires_at"] is None
+    for old in (first, second):
+        assert_error(token_request(server, auth=(app["client_id"], old)), 401, "invalid_client")
+    assert issue(server, {"client_id": app["client_id"], "client_secret": third["client_secret"]})
+
+
+# -- throttle -----------------------------------------------------------------------------------
+
+
+class _FromAddress(HTTPAdapter):
+    """Connect from a given loopback address, so this test's per-IP count is its own even
+    in a Redis shared with earlier runs."""
+
+    def __init__(self, address: str) -> None:
+        self._address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self._address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def _client_from(address: str) -> requests.Session:
+    http = requests.Session()
+    http.mount("http://", _FromAddress(address))
+    return http
+
+
+def test_failed_client_authentications_are_throttled(server_factory: Any) -> None:
+    # Shared counts across the two workers need the shared store (DESIGN.md: REDIS_URL).
+    live = server_factory(LATCHKEY_CLIENT_AUTH_LIMIT="3 per minute", REDIS_URL=REDIS_URL)
+    admin = Api.login(live.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+    app = admin.ok("POST", "/api/apps", 201, json={"name": "Throttled", "scopes": ["people:read"]})
+    other = admin.ok(
+        "POST", "/api/apps", 201, json={"name": "Bystander", "scopes": ["people:read"]}
+    )
+    rng = random.SystemRandom()
+    here = _client_from(
+        f"127.{rng.randrange(1, 255)}.{rng.randrange(1, 255)}.{rng.randrange(2, 255)}"
+    )
+    elsewhere = _client_from(
+        f"127.{rng.randrange(1, 255)}.{rng.randrange(1, 255)}.{rng.randrange(2, 255)}"
+    )
+
+    assert token_request(live, auth=creds(app), http=here).status_code == 200
+    for _ in range(3):
+        r = token_request(live, auth=(app["client_id"], "wrong"), http=here)
+        assert_error(r, 401, "invalid_client")
+
+    blocked = token_request(live, auth=creds(app), http=here)  # the right secret, too late
+    assert blocked.status_code == 429, blocked.text
+    assert 1 <= int(blocked.headers["Retry-After"]) <= 60
+    assert blocked.headers["Cache-Control"] == "no-store"
+    assert blocked.headers["Content-Type"].startswith("application/json")
+    assert isinstance(blocked.json()["error"], str)
+
+    # Per client ID: the same app from another address is blocked too ...
+    assert token_request(live, auth=creds(app), http=elsewhere).status_code == 429
+    # ... and per IP: another app from the same address as well; an unrelated caller is not.
+    assert token_request(live, auth=creds(other), http=here).status_code == 429
+    assert token_request(live, auth=creds(other), http=elsewhere).status_code == 200
