@@ -166,6 +166,7 @@ class AccessTokenCodec:
 
     def _sign(self, claims: AccessTokenClaims) -> str:
         key = self._keyring.current(SIGN)
+        assert key.rsa is not None
         payload: dict[str, Any] = asdict(claims)
         payload["sub"] = claims.client_id
         header = {"alg": SIGN_ALG, "typ": "at+jwt", "kid": key.kid}

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from keys import client_secrets
 from keys import format as fmt
 from keys.audit import Actor, Target, record
-from keys.base import now_ms
+from keys.base import DbSession, fresh_second_after, now_ms
 from keys.core import Core
 from keys.errors import Conflict, NotFound, ValidationFailed
 from keys.models import OAuthApp
@@ -47,7 +46,7 @@ def _check_ttl(ttl: int) -> None:
 
 
 def create(
-    session: Session,
+    session: DbSession,
     core: Core,
     *,
     org_id: int,
@@ -57,7 +56,7 @@ def create(
     scopes: list[str],
     team_id: int | None,
     token_ttl_seconds: int = DEFAULT_TTL_SECONDS,
-    token_format: str = "opaque",
+    token_format: str = "opaque",  # noqa: S107 - a format name, not a secret
 ) -> AppWithSecret:
     scope_string = scopes_from_catalog(scopes, core.scope_catalog)
     team_of_org(session, org_id, team_id)
@@ -87,7 +86,7 @@ def create(
     return AppWithSecret(app, secret)
 
 
-def get(session: Session, org_id: int, app_id: int) -> OAuthApp:
+def get(session: DbSession, org_id: int, app_id: int) -> OAuthApp:
     """An app of this org; another org's id is indistinguishable from a missing one."""
     app = session.scalar(select(OAuthApp).where(OAuthApp.id == app_id, OAuthApp.org_id == org_id))
     if app is None:
@@ -96,7 +95,7 @@ def get(session: Session, org_id: int, app_id: int) -> OAuthApp:
 
 
 def list_page(
-    session: Session,
+    session: DbSession,
     org_id: int,
     *,
     status: str = "all",
@@ -115,7 +114,7 @@ def list_page(
 
 
 def update(
-    session: Session, core: Core, app: OAuthApp, actor: Actor, changes: dict[str, Any]
+    session: DbSession, core: Core, app: OAuthApp, actor: Actor, changes: dict[str, Any]
 ) -> OAuthApp:
     """Apply the fields present in ``changes``; new tokens follow, issued ones keep theirs."""
     before = {k: getattr(app, k) for k in changes}
@@ -134,28 +133,40 @@ def update(
     changed = {k: {"from": before[k], "to": after[k]} for k in changes if before[k] != after[k]}
     if changed:
         record(
-            session, org_id=app.org_id, verb="updated", actor=actor, target=_target(app),
+            session,
+            org_id=app.org_id,
+            verb="updated",
+            actor=actor,
+            target=_target(app),
             details={"changes": changed},
         )
     return app
 
 
 def rotate_secret(
-    session: Session, core: Core, app: OAuthApp, actor: Actor, grace_period_seconds: int
+    session: DbSession, core: Core, app: OAuthApp, actor: Actor, grace_period_seconds: int
 ) -> AppWithSecret:
     if not 0 <= grace_period_seconds <= client_secrets.MAX_GRACE_SECONDS:
-        raise ValidationFailed.one("grace_period_seconds", "must be between 0 and 2592000 (30 days)")
+        raise ValidationFailed.one(
+            "grace_period_seconds", "must be between 0 and 2592000 (30 days)"
+        )
     if app.revoked_at is not None:
         raise Conflict(f"OAuth app {app.client_id} is revoked; reactivate it before rotating.")
-    secret = client_secrets.rotate(app, core.hasher, core.prefixes.client_secret, grace_period_seconds)
+    secret = client_secrets.rotate(
+        app, core.hasher, core.prefixes.client_secret, grace_period_seconds
+    )
     record(
-        session, org_id=app.org_id, verb="rotated", actor=actor, target=_target(app),
+        session,
+        org_id=app.org_id,
+        verb="rotated",
+        actor=actor,
+        target=_target(app),
         details={"grace_period_seconds": grace_period_seconds},
     )
     return AppWithSecret(app, secret)
 
 
-def revoke(session: Session, app: OAuthApp, actor: Actor) -> OAuthApp:
+def revoke(session: DbSession, app: OAuthApp, actor: Actor) -> OAuthApp:
     """Stop the app: its secret and every token it holds stop working at once."""
     if app.revoked_at is None:
         app.revoked_at = now_ms()
@@ -163,15 +174,15 @@ def revoke(session: Session, app: OAuthApp, actor: Actor) -> OAuthApp:
     return app
 
 
-def reactivate(session: Session, app: OAuthApp, actor: Actor) -> OAuthApp:
+def reactivate(session: DbSession, app: OAuthApp, actor: Actor) -> OAuthApp:
     """Undo a revoke. Tokens issued before the revoke stay dead (``tokens_valid_after``)."""
     if app.revoked_at is not None:
-        app.tokens_valid_after = app.revoked_at // 1000 + 1
+        app.tokens_valid_after = fresh_second_after(app.revoked_at)
         app.revoked_at = None
         record(session, org_id=app.org_id, verb="reactivated", actor=actor, target=_target(app))
     return app
 
 
-def delete(session: Session, app: OAuthApp, actor: Actor) -> None:
+def delete(session: DbSession, app: OAuthApp, actor: Actor) -> None:
     record(session, org_id=app.org_id, verb="deleted", actor=actor, target=_target(app))
     session.delete(app)

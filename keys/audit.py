@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
-
+from keys.base import DbSession
 from keys.models import AuditEvent
 
 TARGET_TYPES = ("api_key", "app", "user_key", "team", "org", "user", "resource_server", "session")
@@ -41,7 +40,7 @@ class Target:
 
 
 def record(
-    session: Session,
+    session: DbSession,
     *,
     org_id: int | None,
     verb: str,

@@ -30,5 +30,22 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def fresh_second_after(at_ms: int) -> int:
+    """The first whole second after ``at_ms``, once the clock has reached it.
+
+    Token times (``iat``) are whole seconds. Ending every token issued up to a moment means
+    "valid only if iat >= that second + 1"; waiting (under a second, on a rare admin action)
+    until that second has begun guarantees that a token asked for afterwards is not born dead.
+    """
+    return wait_for_second(at_ms // 1000 + 1)
+
+
+def wait_for_second(second: int) -> int:
+    delay = second - time.time()
+    if delay > 0:
+        time.sleep(delay)
+    return second
+
+
 # The services take a plain Session, or Flask-SQLAlchemy's request-scoped proxy of one.
 DbSession: TypeAlias = Session | scoped_session[Any]

@@ -9,13 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from keys import format as fmt
 from keys.audit import Actor, Target, record
-from keys.base import now_ms
+from keys.base import DbSession, now_ms, wait_for_second
 from keys.core import Core
 from keys.errors import Conflict, NotFound, ValidationFailed
 from keys.hashing import hash_password, verify_password
@@ -29,47 +28,63 @@ def _org_target(org: Org) -> Target:
     return Target("org", org.id, org.name)
 
 
-def create_org(session: Session, *, actor: Actor, name: str, api_access: bool) -> Org:
+def create_org(session: DbSession, *, actor: Actor, name: str, api_access: bool) -> Org:
     org = Org(name=name, api_access=api_access)
     session.add(org)
     session.flush()
     record(
-        session, org_id=org.id, verb="created", actor=actor, target=_org_target(org),
+        session,
+        org_id=org.id,
+        verb="created",
+        actor=actor,
+        target=_org_target(org),
         details={"api_access": api_access},
     )
     return org
 
 
-def get_org(session: Session, org_id: int) -> Org:
+def get_org(session: DbSession, org_id: int) -> Org:
     org = session.get(Org, org_id)
     if org is None:
         raise NotFound(f"No organization {org_id}.")
     return org
 
 
-def update_org(session: Session, org: Org, actor: Actor, changes: dict[str, Any]) -> Org:
-    """Switching ``api_access`` off ends every credential of the org at once (state check)."""
+def update_org(session: DbSession, org: Org, actor: Actor, changes: dict[str, Any]) -> Org:
+    """Switching ``api_access`` off stops every credential of the org at once (a state
+    check), and ends for good the access tokens issued until then: switching it back on
+    lets the org's apps get new tokens, not revive old ones."""
     changed = {
         k: {"from": getattr(org, k), "to": v} for k, v in changes.items() if getattr(org, k) != v
     }
+    if changes.get("api_access") is False and org.api_access:
+        org.tokens_valid_after = now_ms() // 1000 + 1
+    elif changes.get("api_access") is True and not org.api_access:
+        wait_for_second(org.tokens_valid_after)
     for key, value in changes.items():
         setattr(org, key, value)
     if changed:
         record(
-            session, org_id=org.id, verb="updated", actor=actor, target=_org_target(org),
+            session,
+            org_id=org.id,
+            verb="updated",
+            actor=actor,
+            target=_org_target(org),
             details={"changes": changed},
         )
     return org
 
 
-def list_orgs(session: Session, *, limit: int, cursor: int | None) -> tuple[list[Org], int | None]:
+def list_orgs(
+    session: DbSession, *, limit: int, cursor: int | None
+) -> tuple[list[Org], int | None]:
     return page(session, select(Org), Org.id, limit, cursor)
 
 
 # -- teams ----------------------------------------------------------------------------------
 
 
-def create_team(session: Session, *, org_id: int, actor: Actor, name: str) -> Team:
+def create_team(session: DbSession, *, org_id: int, actor: Actor, name: str) -> Team:
     exists = session.scalar(
         select(Team.id).where(Team.org_id == org_id, func.lower(Team.name) == name.lower())
     )
@@ -78,11 +93,13 @@ def create_team(session: Session, *, org_id: int, actor: Actor, name: str) -> Te
     team = Team(org_id=org_id, name=name)
     session.add(team)
     session.flush()
-    record(session, org_id=org_id, verb="created", actor=actor, target=Target("team", team.id, name))
+    record(
+        session, org_id=org_id, verb="created", actor=actor, target=Target("team", team.id, name)
+    )
     return team
 
 
-def get_team(session: Session, org_id: int, team_id: int) -> Team:
+def get_team(session: DbSession, org_id: int, team_id: int) -> Team:
     team = session.scalar(select(Team).where(Team.id == team_id, Team.org_id == org_id))
     if team is None:
         raise NotFound(f"No team {team_id} in this organization.")
@@ -90,18 +107,18 @@ def get_team(session: Session, org_id: int, team_id: int) -> Team:
 
 
 def list_teams(
-    session: Session, org_id: int, *, limit: int, cursor: int | None
+    session: DbSession, org_id: int, *, limit: int, cursor: int | None
 ) -> tuple[list[Team], int | None]:
     return page(session, select(Team).where(Team.org_id == org_id), Team.id, limit, cursor)
 
 
-def team_users(session: Session, team_id: int) -> list[tuple[str, str]]:
+def team_users(session: DbSession, team_id: int) -> list[tuple[str, str]]:
     """(kind, name) of every credential bound to the team: what blocks its deletion."""
     apps = session.execute(select(OAuthApp.name).where(OAuthApp.team_id == team_id)).scalars()
     return [("OAuth app", name) for name in apps]
 
 
-def delete_team(session: Session, team: Team, actor: Actor) -> None:
+def delete_team(session: DbSession, team: Team, actor: Actor) -> None:
     users = team_users(session, team.id)
     if users:
         names = ", ".join(f"{kind} {name!r}" for kind, name in users[:5])
@@ -109,7 +126,13 @@ def delete_team(session: Session, team: Team, actor: Actor) -> None:
             f"Team {team.name!r} is used by {len(users)} credential(s) ({names}). "
             "Move them to another team or delete them first."
         )
-    record(session, org_id=team.org_id, verb="deleted", actor=actor, target=Target("team", team.id, team.name))
+    record(
+        session,
+        org_id=team.org_id,
+        verb="deleted",
+        actor=actor,
+        target=Target("team", team.id, team.name),
+    )
     session.delete(team)
 
 
@@ -117,7 +140,7 @@ def delete_team(session: Session, team: Team, actor: Actor) -> None:
 
 
 def create_user(
-    session: Session,
+    session: DbSession,
     *,
     actor: Actor,
     org_id: int,
@@ -144,14 +167,18 @@ def create_user(
     except IntegrityError as exc:
         raise ValidationFailed.one("email", f"{email} is already a member") from exc
     record(
-        session, org_id=org_id, verb="created", actor=actor,
-        target=Target("user", user.id, email), details={"role": role, "can_log_in": bool(password)},
+        session,
+        org_id=org_id,
+        verb="created",
+        actor=actor,
+        target=Target("user", user.id, email),
+        details={"role": role, "can_log_in": bool(password)},
     )
     return user
 
 
 def list_users(
-    session: Session, org_id: int, *, limit: int, cursor: int | None
+    session: DbSession, org_id: int, *, limit: int, cursor: int | None
 ) -> tuple[list[User], int | None]:
     return page(session, select(User).where(User.org_id == org_id), User.id, limit, cursor)
 
@@ -165,7 +192,7 @@ class NewSession:
     token: str
 
 
-def authenticate_password(session: Session, email: str, password: str) -> User | None:
+def authenticate_password(session: DbSession, email: str, password: str) -> User | None:
     """The user whose email and password these are, or None (same cost either way)."""
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None or user.password_hash is None:
@@ -176,7 +203,7 @@ def authenticate_password(session: Session, email: str, password: str) -> User |
     return user if verify_password(password, user.password_hash) else None
 
 
-def failed_sign_ins(session: Session, email: str, since_ms: int) -> list[int]:
+def failed_sign_ins(session: DbSession, email: str, since_ms: int) -> list[int]:
     """Times (ms, oldest first) of this account's failed sign-ins since ``since_ms``.
 
     Counted from the ``session.failed`` audit events, i.e. from the database that every
@@ -200,7 +227,7 @@ def failed_sign_ins(session: Session, email: str, since_ms: int) -> list[int]:
     return list(session.scalars(stmt))
 
 
-def record_failed_sign_in(session: Session, email: str, actor: Actor) -> None:
+def record_failed_sign_in(session: DbSession, email: str, actor: Actor) -> None:
     """Add a ``session.failed`` event for a known account (the caller commits).
 
     Unknown emails are not recorded: they have no org, and recording them would let anyone
@@ -210,13 +237,16 @@ def record_failed_sign_in(session: Session, email: str, actor: Actor) -> None:
     if user is None:
         return
     record(
-        session, org_id=user.org_id, verb="failed", actor=actor,
+        session,
+        org_id=user.org_id,
+        verb="failed",
+        actor=actor,
         target=Target("session", None, user.email),
     )
 
 
 def open_session(
-    session: Session, core: Core, user: User, actor: Actor, ttl_seconds: int
+    session: DbSession, core: Core, user: User, actor: Actor, ttl_seconds: int
 ) -> NewSession:
     new = fmt.generate(core.prefixes.session_token)
     row = ApiSession(
@@ -228,13 +258,16 @@ def open_session(
     session.add(row)
     session.flush()
     record(
-        session, org_id=user.org_id, verb="created", actor=actor,
+        session,
+        org_id=user.org_id,
+        verb="created",
+        actor=actor,
         target=Target("session", row.id, user.email, new.display_prefix),
     )
     return NewSession(row, new.plaintext)
 
 
-def session_user(session: Session, core: Core, token: str) -> tuple[ApiSession, User] | None:
+def session_user(session: DbSession, core: Core, token: str) -> tuple[ApiSession, User] | None:
     """The live session and its user for a session token, or None."""
     try:
         parsed = fmt.parse(token, core.prefixes.session_token)
@@ -251,15 +284,21 @@ def session_user(session: Session, core: Core, token: str) -> tuple[ApiSession, 
     return row, row.user
 
 
-def close_session(session: Session, row: ApiSession, actor: Actor) -> None:
+def close_session(session: DbSession, row: ApiSession, actor: Actor) -> None:
     row.revoked_at = now_ms()
     record(
-        session, org_id=row.user.org_id, verb="deleted", actor=actor,
+        session,
+        org_id=row.user.org_id,
+        verb="deleted",
+        actor=actor,
         target=Target("session", row.id, row.user.email),
     )
     # Sessions are short-lived; dropping the expired ones here keeps the table small.
     session.execute(
-        ApiSession.__table__.delete().where(
-            or_(ApiSession.expires_at < now_ms() - 86_400_000, ApiSession.revoked_at < now_ms() - 86_400_000)
+        delete(ApiSession).where(
+            or_(
+                ApiSession.expires_at < now_ms() - 86_400_000,
+                ApiSession.revoked_at < now_ms() - 86_400_000,
+            )
         )
     )

@@ -146,7 +146,9 @@ class KeyRing:
         kid = secrets.token_urlsafe(12)
         if use == SEAL:
             material = AESGCM.generate_key(bit_length=256)
-            row = CryptoKey(kid=kid, use=SEAL, alg=SEAL_ALG, encrypted_key=self._encrypt(kid, material))
+            row = CryptoKey(
+                kid=kid, use=SEAL, alg=SEAL_ALG, encrypted_key=self._encrypt(kid, material)
+            )
         elif use == SIGN:
             rsa = RSAKey.generate_key(2048, parameters={"kid": kid}, private=True)
             row = CryptoKey(

@@ -44,6 +44,8 @@ class Org(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     api_access: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Seconds: switching the plan off ends every access token issued until then, for good.
+    tokens_valid_after: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
     updated_at: Mapped[int] = mapped_column(BigInteger, default=now_ms, onupdate=now_ms)
 

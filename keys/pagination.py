@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute
 
-T = TypeVar("T")
-
-MAX_LIMIT = 200
-DEFAULT_LIMIT = 50
+from keys.base import DbSession
 
 
 def page(
-    session: Session,
-    stmt: Select[tuple[T]],
+    session: DbSession,
+    stmt: Select[Any],
     id_column: InstrumentedAttribute[Any],
     limit: int,
     cursor: int | None,
-) -> tuple[list[T], int | None]:
+) -> tuple[list[Any], int | None]:
     """One page of ``stmt`` ordered by id descending, and the cursor of the next page."""
     if cursor is not None:
         stmt = stmt.where(id_column < cursor)

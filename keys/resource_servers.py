@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from keys import client_secrets
 from keys import format as fmt
 from keys.audit import Actor, Target, record
+from keys.base import DbSession
 from keys.core import Core
 from keys.errors import NotFound, ValidationFailed
 from keys.models import ResourceServer
@@ -16,7 +16,7 @@ from keys.pagination import page
 
 
 def create(
-    session: Session, core: Core, *, actor: Actor, name: str, audience: str
+    session: DbSession, core: Core, *, actor: Actor, name: str, audience: str
 ) -> tuple[ResourceServer, str]:
     if session.scalar(select(ResourceServer.id).where(ResourceServer.audience == audience)):
         raise ValidationFailed.one("audience", f"{audience!r} is already registered")
@@ -33,14 +33,17 @@ def create(
     except IntegrityError as exc:  # a concurrent registration of the same audience
         raise ValidationFailed.one("audience", f"{audience!r} is already registered") from exc
     record(
-        session, org_id=None, verb="created", actor=actor,
+        session,
+        org_id=None,
+        verb="created",
+        actor=actor,
         target=Target("resource_server", server.id, server.name, server.client_id),
         details={"audience": audience},
     )
     return server, secret
 
 
-def get(session: Session, server_id: int) -> ResourceServer:
+def get(session: DbSession, server_id: int) -> ResourceServer:
     server = session.get(ResourceServer, server_id)
     if server is None:
         raise NotFound(f"No resource server {server_id}.")
@@ -48,6 +51,6 @@ def get(session: Session, server_id: int) -> ResourceServer:
 
 
 def list_page(
-    session: Session, *, limit: int, cursor: int | None
+    session: DbSession, *, limit: int, cursor: int | None
 ) -> tuple[list[ResourceServer], int | None]:
     return page(session, select(ResourceServer), ResourceServer.id, limit, cursor)

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from keys.base import DbSession
 from keys.errors import ValidationFailed
 from keys.models import Team
 
 
-def scopes_from_catalog(scopes: Iterable[str], catalog: frozenset[str], field: str = "scopes") -> str:
+def scopes_from_catalog(
+    scopes: Iterable[str], catalog: frozenset[str], field: str = "scopes"
+) -> str:
     """The scopes as the stored space-separated string, deduplicated in order."""
     ordered = list(dict.fromkeys(scopes))
     unknown = [s for s in ordered if s not in catalog]
@@ -24,7 +26,9 @@ def scopes_from_catalog(scopes: Iterable[str], catalog: frozenset[str], field: s
     return " ".join(ordered)
 
 
-def team_of_org(session: Session, org_id: int, team_id: int | None, field: str = "team_id") -> None:
+def team_of_org(
+    session: DbSession, org_id: int, team_id: int | None, field: str = "team_id"
+) -> None:
     """A team id must name a team of this org; ``None`` means all teams."""
     if team_id is None:
         return

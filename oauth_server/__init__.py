@@ -8,10 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter, Map
 
 log = logging.getLogger("latchkey")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class RecordIdConverter(IntegerConverter):
+    """``<id:…>`` in routes: a record id, 1 to 2**31-1; anything else is simply not found."""
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__(url_map, min=1, max=2**31 - 1)
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -24,6 +32,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     app.config.update(config.load(app.instance_path, overrides))
+    app.url_map.converters["id"] = RecordIdConverter
 
     db.init_app(app)
     migrate.init_app(

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
 
 from keys import directory
 from keys.audit import Actor
+from keys.base import DbSession
 from keys.errors import ValidationFailed
 from keys.models import User
 
@@ -28,7 +28,7 @@ class Bootstrapped:
 
 
 def ensure_first_admin(
-    session: Session, email: str | None, password: str | None
+    session: DbSession, email: str | None, password: str | None
 ) -> Bootstrapped | None:
     """Create the first admin if there is no user at all; return what was created."""
     if not inspect(session.get_bind()).has_table("users"):

@@ -18,7 +18,7 @@ def register_commands(app: Flask) -> None:
         """
         from oauth_server.services import services
 
-        new = services().keyring.rotate(db.session)
+        new = services().keyring.rotate(db.session())
         db.session.commit()
         click.echo(
             f"New token keys: {', '.join(new)}; previous keys kept until their tokens expire."

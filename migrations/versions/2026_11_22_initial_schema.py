@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 66b13b20f51c
+Revision ID: 1fbcce89727c
 Revises: 
-Create Date: 2026-11-22 08:30:57.545051
+Create Date: 2026-11-22 08:42:20.916806
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '66b13b20f51c'
+revision = '1fbcce89727c'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -33,6 +33,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('api_access', sa.Boolean(), nullable=False),
+    sa.Column('tokens_valid_after', sa.BigInteger(), nullable=False),
     sa.Column('created_at', sa.BigInteger(), nullable=False),
     sa.Column('updated_at', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_orgs')),

@@ -27,7 +27,9 @@ def domain_error(error: DomainError) -> Response:
 @bp.errorhandler(RateLimitExceeded)
 def rate_limited(error: RateLimitExceeded) -> Response:
     db.session.rollback()
-    return problem(429, f"Too many attempts ({error.description}); retry later.", code="rate-limited")
+    return problem(
+        429, f"Too many attempts ({error.description}); retry later.", code="rate-limited"
+    )
 
 
 @bp.errorhandler(HTTPException)

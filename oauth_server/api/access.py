@@ -70,7 +70,9 @@ def current() -> Principal:
         )
     found = directory.session_user(db.session, services().core, token)
     if found is None:
-        raise NotAuthenticated("The session token is unknown, expired or signed out; sign in again.")
+        raise NotAuthenticated(
+            "The session token is unknown, expired or signed out; sign in again."
+        )
     principal = Principal(user=found[1], session=found[0])
     g.principal = principal
     return principal

@@ -22,11 +22,23 @@ from oauth_server.extensions import db
 from oauth_server.services import services
 
 
-@operation(bp, "GET", "/scopes", summary="The scope catalog", tag="Scopes", access="session", response=ScopeOut, many=True)
+@operation(
+    bp,
+    "GET",
+    "/scopes",
+    summary="The scope catalog",
+    tag="Scopes",
+    access="session",
+    response=ScopeOut,
+    many=True,
+)
 def list_scopes() -> Response:
     """Every permission scope of this deployment, in catalog order."""
     return respond(
-        [ScopeOut(name=s.name, resource=s.resource, description=s.description) for s in services().catalog.scopes]
+        [
+            ScopeOut(name=s.name, resource=s.resource, description=s.description)
+            for s in services().catalog.scopes
+        ]
     )
 
 
@@ -43,7 +55,9 @@ def audit_event_out(event: AuditEvent) -> AuditEventOut:
             prefix=event.actor_label if is_key else None,
         ),
         target=AuditTarget(
-            type=event.target_type, id=event.target_id, name=event.target_name,
+            type=event.target_type,
+            id=event.target_id,
+            name=event.target_name,
             prefix=event.target_prefix,
         ),
         ip=event.ip,
@@ -52,7 +66,17 @@ def audit_event_out(event: AuditEvent) -> AuditEventOut:
     )
 
 
-@operation(bp, "GET", "/audit-events", summary="The audit log", tag="Audit", access="manager", query=AuditQuery, response=AuditEventOut, many=True)
+@operation(
+    bp,
+    "GET",
+    "/audit-events",
+    summary="The audit log",
+    tag="Audit",
+    access="manager",
+    query=AuditQuery,
+    response=AuditEventOut,
+    many=True,
+)
 def list_audit_events(query: AuditQuery) -> Response:
     """Newest first. ``action`` matches exactly; ``target`` matches the start of the
     target's name, prefix or id. Platform admins also see the deployment's own events
@@ -65,7 +89,9 @@ def list_audit_events(query: AuditQuery) -> Response:
     if query.action:
         stmt = stmt.where(AuditEvent.action == query.action)
     if query.actor:
-        stmt = stmt.where(or_(AuditEvent.actor_label == query.actor, AuditEvent.actor_id == query.actor))
+        stmt = stmt.where(
+            or_(AuditEvent.actor_label == query.actor, AuditEvent.actor_id == query.actor)
+        )
     if query.target:
         like = query.target.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(

@@ -21,13 +21,33 @@ from oauth_server.services import services
 TAG = "Resource servers"
 
 
-@operation(bp, "GET", "/resource-servers", summary="List resource servers", tag=TAG, access="platform", query=PageQuery, response=ResourceServerOut, many=True)
+@operation(
+    bp,
+    "GET",
+    "/resource-servers",
+    summary="List resource servers",
+    tag=TAG,
+    access="platform",
+    query=PageQuery,
+    response=ResourceServerOut,
+    many=True,
+)
 def list_resource_servers(query: PageQuery) -> Response:
     items, cursor = resource_servers.list_page(db.session, limit=query.limit, cursor=query.cursor)
     return respond([ResourceServerOut.of(s) for s in items], headers=next_link(cursor))
 
 
-@operation(bp, "POST", "/resource-servers", summary="Register a resource server", tag=TAG, access="platform", body=ResourceServerCreate, response=ResourceServerWithSecretOut, status=201)
+@operation(
+    bp,
+    "POST",
+    "/resource-servers",
+    summary="Register a resource server",
+    tag=TAG,
+    access="platform",
+    body=ResourceServerCreate,
+    response=ResourceServerWithSecretOut,
+    status=201,
+)
 def create_resource_server(body: ResourceServerCreate) -> Response:
     """Returns ``client_id`` and ``client_secret`` (shown once) for calling introspection."""
     server, secret = resource_servers.create(
@@ -35,6 +55,8 @@ def create_resource_server(body: ResourceServerCreate) -> Response:
     )
     db.session.commit()
     return respond(
-        ResourceServerWithSecretOut(**ResourceServerOut.of(server).model_dump(), client_secret=secret),
+        ResourceServerWithSecretOut(
+            **ResourceServerOut.of(server).model_dump(), client_secret=secret
+        ),
         201,
     )

@@ -26,6 +26,11 @@ Email = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_email)
 ]
 Ms = Annotated[int, Field(description="milliseconds since the epoch")]
+#: Record ids are 32-bit database integers: a larger number names nothing (and would make
+#: PostgreSQL raise instead of finding nothing), so it is a validation error.
+MAX_ID = 2**31 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+MsQuery = Annotated[int, Field(ge=0, le=2**63 - 1)]
 
 
 class Request(BaseModel):
@@ -40,7 +45,9 @@ class Query(BaseModel):
 
 class PageQuery(Query):
     limit: int = Field(50, ge=1, le=200, description="items per page (1-200)")
-    cursor: int | None = Field(None, ge=1, description="from the previous page's Link: rel=next")
+    cursor: int | None = Field(
+        None, ge=1, le=MAX_ID, description="from the previous page's Link: rel=next"
+    )
 
 
 class Ok(BaseModel):
@@ -87,8 +94,11 @@ class OrgOut(BaseModel):
     @classmethod
     def of(cls, org: Org) -> OrgOut:
         return cls(
-            id=org.id, name=org.name, api_access=org.api_access,
-            created_at=org.created_at, updated_at=org.updated_at,
+            id=org.id,
+            name=org.name,
+            api_access=org.api_access,
+            created_at=org.created_at,
+            updated_at=org.updated_at,
         )
 
 
@@ -96,7 +106,9 @@ class UserCreate(Request):
     email: Email
     name: Name
     role: Literal["admin", "developer", "member"]
-    org_id: int | None = Field(None, description="default: your own org; platform admins may name any")
+    org_id: Id | None = Field(
+        None, description="default: your own org; platform admins may name any"
+    )
     password: Annotated[str, StringConstraints(min_length=12, max_length=1024)] | None = Field(
         None, description="without one the member cannot log in"
     )
@@ -115,8 +127,13 @@ class UserOut(BaseModel):
     @classmethod
     def of(cls, user: User) -> UserOut:
         return cls(
-            id=user.id, org_id=user.org_id, email=user.email, name=user.name, role=user.role,
-            is_platform_admin=user.is_platform_admin, can_log_in=user.password_hash is not None,
+            id=user.id,
+            org_id=user.org_id,
+            email=user.email,
+            name=user.name,
+            role=user.role,
+            is_platform_admin=user.is_platform_admin,
+            can_log_in=user.password_hash is not None,
             created_at=user.created_at,
         )
 
@@ -136,19 +153,21 @@ class TeamOut(BaseModel):
 
 
 class UsersQuery(PageQuery):
-    org_id: int | None = Field(None, description="platform admins: another org's members")
+    org_id: Id | None = Field(None, description="platform admins: another org's members")
 
 
 # -- OAuth apps -------------------------------------------------------------------------------
 
-Scopes = Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=100)]], Field(max_length=100)]
+Scopes = Annotated[
+    list[Annotated[str, StringConstraints(min_length=1, max_length=100)]], Field(max_length=100)
+]
 TokenTtl = Annotated[int, Field(ge=60, le=86400, description="access token lifetime, 60 s - 24 h")]
 
 
 class AppCreate(Request):
     name: Name
     scopes: Scopes = Field(description="from the scope catalog (GET /api/scopes)")
-    team_id: int | None = Field(None, description="one team, or null for all teams")
+    team_id: Id | None = Field(None, description="one team, or null for all teams")
     token_ttl_seconds: TokenTtl = 900
     token_format: Literal["opaque", "jwt"] = "opaque"
 
@@ -156,14 +175,16 @@ class AppCreate(Request):
 class AppUpdate(Request):
     name: Name | None = None
     scopes: Scopes | None = None
-    team_id: int | None = None
+    team_id: Id | None = None
     token_ttl_seconds: TokenTtl | None = None
     token_format: Literal["opaque", "jwt"] | None = None
 
 
 class RotateSecret(Request):
     grace_period_seconds: int = Field(
-        0, ge=0, le=30 * 24 * 3600,
+        0,
+        ge=0,
+        le=30 * 24 * 3600,
         description="how long the old secret keeps working (0 - 30 days)",
     )
 
@@ -191,11 +212,20 @@ class AppOut(BaseModel):
 
         overlap = app.previous_secret_expires_at
         return cls(
-            id=app.id, name=app.name, client_id=app.client_id, prefix=app.secret_prefix,
-            hint=app.secret_hint, scopes=app.scope_list, team_id=app.team_id,
-            token_ttl_seconds=app.token_ttl_seconds, token_format=app.token_format,
-            status="revoked" if app.revoked_at else "active", created_at=app.created_at,
-            created_by=app.created_by, updated_at=app.updated_at, revoked_at=app.revoked_at,
+            id=app.id,
+            name=app.name,
+            client_id=app.client_id,
+            prefix=app.secret_prefix,
+            hint=app.secret_hint,
+            scopes=app.scope_list,
+            team_id=app.team_id,
+            token_ttl_seconds=app.token_ttl_seconds,
+            token_format=app.token_format,
+            status="revoked" if app.revoked_at else "active",
+            created_at=app.created_at,
+            created_by=app.created_by,
+            updated_at=app.updated_at,
+            revoked_at=app.revoked_at,
             previous_secret_expires_at=overlap if overlap and overlap > now_ms() else None,
         )
 
@@ -206,7 +236,7 @@ class AppWithSecretOut(AppOut):
 
 class AppsQuery(PageQuery):
     status: Literal["active", "revoked", "all"] = "all"
-    team_id: int | None = None
+    team_id: Id | None = None
 
 
 # -- resource servers -------------------------------------------------------------------------
@@ -215,7 +245,8 @@ class AppsQuery(PageQuery):
 class ResourceServerCreate(Request):
     name: Name
     audience: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=r"^\S+$")
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=r"^\S+$"),
     ] = Field(description="the URI that names this API in tokens' `aud` (RFC 8707 resource)")
 
 
@@ -232,9 +263,14 @@ class ResourceServerOut(BaseModel):
     @classmethod
     def of(cls, server: ResourceServer) -> ResourceServerOut:
         return cls(
-            id=server.id, name=server.name, audience=server.audience, client_id=server.client_id,
-            prefix=server.secret_prefix, hint=server.secret_hint,
-            status="revoked" if server.revoked_at else "active", created_at=server.created_at,
+            id=server.id,
+            name=server.name,
+            audience=server.audience,
+            client_id=server.client_id,
+            prefix=server.secret_prefix,
+            hint=server.secret_hint,
+            status="revoked" if server.revoked_at else "active",
+            created_at=server.created_at,
         )
 
 
@@ -255,8 +291,8 @@ class AuditQuery(PageQuery):
     action: str | None = Field(None, description="exact action, e.g. app.revoked")
     actor: str | None = Field(None, description="actor email, key prefix or id")
     target: str | None = Field(None, description="prefix of the target's name, prefix or id")
-    since: int | None = Field(None, description="from this time (ms), inclusive")
-    until: int | None = Field(None, description="before this time (ms)")
+    since: MsQuery | None = Field(None, description="from this time (ms), inclusive")
+    until: MsQuery | None = Field(None, description="before this time (ms)")
 
 
 class AuditActor(BaseModel):

@@ -23,8 +23,16 @@ LOGIN_LIMIT = "LATCHKEY_LOGIN_LIMIT"
 
 
 @operation(
-    bp, "POST", "/sessions", summary="Sign in", tag="Sessions", access="public",
-    body=SessionCreate, response=SessionOut, status=201, errors=(401, 429),
+    bp,
+    "POST",
+    "/sessions",
+    summary="Sign in",
+    tag="Sessions",
+    access="public",
+    body=SessionCreate,
+    response=SessionOut,
+    status=201,
+    errors=(401, 429),
 )
 def create_session(body: SessionCreate) -> Response:
     """Exchange a member's email and password for a session token, shown once.
@@ -35,8 +43,10 @@ def create_session(body: SessionCreate) -> Response:
     retry_after = _locked_for(account)
     if retry_after:
         return problem(
-            429, "Too many failed sign-ins for this account; wait and try again.",
-            code="rate-limited", headers={"Retry-After": str(retry_after)},
+            429,
+            "Too many failed sign-ins for this account; wait and try again.",
+            code="rate-limited",
+            headers={"Retry-After": str(retry_after)},
         )
     user = directory.authenticate_password(db.session, account, body.password)
     if user is None:
@@ -46,7 +56,10 @@ def create_session(body: SessionCreate) -> Response:
         raise NotAuthenticated("Wrong email or password.")
     actor = Actor("user", str(user.id), user.email, request.remote_addr, request.user_agent.string)
     new = directory.open_session(
-        db.session, services().core, user, actor,
+        db.session,
+        services().core,
+        user,
+        actor,
         current_app.config["LATCHKEY_SESSION_TTL_SECONDS"],
     )
     db.session.commit()
@@ -78,7 +91,12 @@ def _locked_for(account: str) -> int:
 
 
 @operation(
-    bp, "DELETE", "/sessions/current", summary="Sign out", tag="Sessions", access="session",
+    bp,
+    "DELETE",
+    "/sessions/current",
+    summary="Sign out",
+    tag="Sessions",
+    access="session",
     response=Ok,
 )
 def delete_session() -> Response:

@@ -118,9 +118,17 @@ def operation(
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         op = Operation(
-            method=method.upper(), rule=bp.url_prefix + rule if bp.url_prefix else rule,
-            summary=summary, tag=tag, access=access, body=body, query=query,
-            response=response, many=many, status=status, errors=errors,
+            method=method.upper(),
+            rule=bp.url_prefix + rule if bp.url_prefix else rule,
+            summary=summary,
+            tag=tag,
+            access=access,
+            body=body,
+            query=query,
+            response=response,
+            many=many,
+            status=status,
+            errors=errors,
             description=(view.__doc__ or "").strip() or None,
         )
         OPERATIONS.append(op)
@@ -220,10 +228,11 @@ def openapi_document(title: str, version: str, server_url: str) -> dict[str, Any
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
         path = _path(op.rule)
+        slug = re.sub(r"[^a-z0-9]+", "_", path.lower()).strip("_")
         entry: dict[str, Any] = {
             "summary": op.summary,
             "tags": [op.tag],
-            "operationId": f"{op.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}",
+            "operationId": f"{op.method.lower()}_{slug}",
             "description": "\n\n".join(
                 x for x in (op.description, f"Access: {_ACCESS_TEXT[op.access]}") if x
             ),
@@ -252,7 +261,9 @@ def openapi_document(title: str, version: str, server_url: str) -> dict[str, Any
             # A body whose fields all have defaults may be left out (e.g. rotate-secret).
             entry["requestBody"] = {
                 "required": bool(op.body.model_json_schema().get("required")),
-                "content": {"application/json": {"schema": {"$ref": _REF.format(model=op.body.__name__)}}},
+                "content": {
+                    "application/json": {"schema": {"$ref": _REF.format(model=op.body.__name__)}}
+                },
             }
         responses: dict[str, Any] = {}
         if op.response is not None:
@@ -276,7 +287,9 @@ def openapi_document(title: str, version: str, server_url: str) -> dict[str, Any
         for code in sorted(codes):
             responses[str(code)] = {
                 "description": _ERROR_TEXT[code],
-                "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+                "content": {
+                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                },
             }
         entry["responses"] = responses
         paths.setdefault(path, {})[op.method.lower()] = entry

@@ -11,7 +11,6 @@ introspection endpoint; any other combination is ``invalid_client`` (401).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -234,25 +233,6 @@ class LatchkeyClientCredentialsGrant(ClientCredentialsGrant):
         return str(resources[0])
 
 
-#: Longest wait for an app's ``tokens_valid_after``; more than one second means clocks
-#: disagree, and waiting longer would not help.
-MAX_VALID_AFTER_WAIT_SECONDS = 2.0
-
-
-def _wait_for_valid_after(valid_after: int) -> None:
-    """Make sure the token about to be made is not born dead.
-
-    Token times are whole seconds, so reactivating an app ends every token of the second it
-    was revoked in (``tokens_valid_after`` = that second + 1). A token asked for right after a
-    reactivation, within that same second, would carry an ``iat`` before ``tokens_valid_after``
-    and introspect as inactive for its whole life. Waiting out the rest of that second (under
-    one second, and only just after a reactivation) gives it a valid ``iat``.
-    """
-    delay = valid_after - time.time()
-    if delay > 0:
-        time.sleep(min(delay, MAX_VALID_AFTER_WAIT_SECONDS))
-
-
 def generate_access_token(
     grant_type: str,
     client: AppClient,
@@ -263,7 +243,6 @@ def generate_access_token(
 ) -> dict[str, Any]:
     """Authlib's token generator hook: a self-contained token, and no database row."""
     app = client.record
-    _wait_for_valid_after(app.tokens_valid_after)
     tokens = services().tokens
     claims = tokens.claims_for(
         client_id=app.client_id,
@@ -341,7 +320,9 @@ def find_token(token_string: str) -> IntrospectedToken | None:
     if claims is None:
         return None
     state = storage.token_state(db.session, claims)
-    return IntrospectedToken(claims=claims, live=state.live, name=state.name, key_prefix=state.key_prefix)
+    return IntrospectedToken(
+        claims=claims, live=state.live, name=state.name, key_prefix=state.key_prefix
+    )
 
 
 class LatchkeyAuthorizationServer(AuthorizationServer):
@@ -364,7 +345,8 @@ class LatchkeyAuthorizationServer(AuthorizationServer):
             raise InvalidClientError(
                 status_code=401,
                 description="Client authentication failed: unknown client ID, wrong secret, "
-                "or a revoked client. Send the client ID and secret with HTTP Basic or in the body.",
+                "or a revoked client. Send the client ID and secret with HTTP Basic "
+                "or in the body.",
             ) from None
 
 

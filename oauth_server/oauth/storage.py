@@ -11,20 +11,20 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from keys.access_tokens import AccessTokenClaims
+from keys.base import DbSession
 from keys.models import OAuthApp, Org, ResourceServer, RevokedToken
 
 
-def active_app(session: Session, client_id: str) -> OAuthApp | None:
+def active_app(session: DbSession, client_id: str) -> OAuthApp | None:
     """The app with this client ID unless it is revoked (a deleted one has no row)."""
     return session.scalar(
         select(OAuthApp).where(OAuthApp.client_id == client_id, OAuthApp.revoked_at.is_(None))
     )
 
 
-def active_resource_server(session: Session, client_id: str) -> ResourceServer | None:
+def active_resource_server(session: DbSession, client_id: str) -> ResourceServer | None:
     return session.scalar(
         select(ResourceServer).where(
             ResourceServer.client_id == client_id, ResourceServer.revoked_at.is_(None)
@@ -32,7 +32,7 @@ def active_resource_server(session: Session, client_id: str) -> ResourceServer |
     )
 
 
-def audiences(session: Session) -> set[str]:
+def audiences(session: DbSession) -> set[str]:
     return set(session.scalars(select(ResourceServer.audience)))
 
 
@@ -43,7 +43,7 @@ class TokenState:
     key_prefix: str | None = None
 
 
-def token_state(session: Session, claims: AccessTokenClaims) -> TokenState:
+def token_state(session: DbSession, claims: AccessTokenClaims) -> TokenState:
     """Whether the state behind a genuine, unexpired token still allows it.
 
     Its app exists, is not revoked, was not revoked after the token was issued, belongs to
@@ -57,16 +57,17 @@ def token_state(session: Session, claims: AccessTokenClaims) -> TokenState:
             OAuthApp.tokens_valid_after,
             OAuthApp.org_id,
             Org.api_access,
+            Org.tokens_valid_after,
         )
         .join(Org, Org.id == OAuthApp.org_id)
         .where(OAuthApp.client_id == claims.client_id)
     ).one_or_none()
     if row is None:
         return TokenState(live=False)
-    name, key_prefix, revoked_at, valid_after, org_id, api_access = row
+    name, key_prefix, revoked_at, valid_after, org_id, api_access, org_valid_after = row
     live = (
         revoked_at is None
-        and claims.iat >= valid_after
+        and claims.iat >= max(valid_after, org_valid_after)
         and org_id == claims.org_id
         and api_access
         and session.get(RevokedToken, claims.jti) is None
@@ -74,7 +75,7 @@ def token_state(session: Session, claims: AccessTokenClaims) -> TokenState:
     return TokenState(live=bool(live), name=name, key_prefix=key_prefix)
 
 
-def revoke_jti(session: Session, jti: str, exp: int) -> None:
+def revoke_jti(session: DbSession, jti: str, exp: int) -> None:
     """Record a revoked token id until its expiry, and forget the ones already expired."""
     now = int(time.time())
     session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now))

@@ -105,4 +105,3 @@ def jwks() -> Response:
     response = jsonify(services().keyring.public_jwks())
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
-

@@ -61,6 +61,13 @@ def admin(server: LiveServer) -> Api:
     return Api.login(server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
 
 
+@pytest.fixture
+def admin_org_id(admin: Api) -> int:
+    """Org "Default"'s id: not necessarily 1, since workers racing to bootstrap may each draw
+    an id from PostgreSQL's sequence before one of them rolls back."""
+    return int(admin.ok("GET", "/api/users")[0]["org_id"])
+
+
 def unique(label: str) -> str:
     return f"{label}-{uuid.uuid4().hex[:8]}"
 
@@ -70,11 +77,21 @@ def make_org(admin: Api, server: LiveServer) -> Callable[..., tuple[dict[str, An
     """A new org with an admin of its own; returns the org and that admin, signed in."""
 
     def make(api_access: bool = True, role: str = "admin") -> tuple[dict[str, Any], Api]:
-        org = admin.ok("POST", "/api/orgs", 201, json={"name": unique("Org"), "api_access": api_access})
+        org = admin.ok(
+            "POST", "/api/orgs", 201, json={"name": unique("Org"), "api_access": api_access}
+        )
         email = f"{unique('member')}@example.com"
         admin.ok(
-            "POST", "/api/users", 201,
-            json={"email": email, "name": "Org Admin", "role": role, "org_id": org["id"], "password": ADMIN_PASSWORD},
+            "POST",
+            "/api/users",
+            201,
+            json={
+                "email": email,
+                "name": "Org Admin",
+                "role": role,
+                "org_id": org["id"],
+                "password": ADMIN_PASSWORD,
+            },
         )
         return org, Api.login(server.url, email, ADMIN_PASSWORD)
 
@@ -86,7 +103,12 @@ def make_app(admin: Api) -> Callable[..., dict[str, Any]]:
     """Register an OAuth app (defaults overridable); the response includes the secret."""
 
     def make(api: Api | None = None, **fields: Any) -> dict[str, Any]:
-        body = {"name": unique("App"), "scopes": ["people:read", "leads:read"], "team_id": None, **fields}
+        body = {
+            "name": unique("App"),
+            "scopes": ["people:read", "leads:read"],
+            "team_id": None,
+            **fields,
+        }
         return (api or admin).ok("POST", "/api/apps", 201, json=body)  # type: ignore[no-any-return]
 
     return make
@@ -104,6 +126,8 @@ def make_team(admin: Api) -> Callable[..., dict[str, Any]]:
 def resource_server(admin: Api) -> dict[str, Any]:
     """A registered resource server, allowed to introspect."""
     return admin.ok(  # type: ignore[no-any-return]
-        "POST", "/api/resource-servers", 201,
+        "POST",
+        "/api/resource-servers",
+        201,
         json={"name": unique("API"), "audience": f"https://{unique('api')}.example.com"},
     )

@@ -4,6 +4,7 @@ lists and pagination, secrets shown once, the audit trail, and the OpenAPI docum
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -235,19 +236,22 @@ def test_orgs_create_and_plan_switch(admin: Api, make_org: Any) -> None:
 
 
 def test_users_created_with_and_without_password(
-    admin: Api, make_org: Any, server: LiveServer
+    admin: Api, make_org: Any, server: LiveServer, admin_org_id: int
 ) -> None:
     org, org_admin = make_org()
     since = now_ms()
+    # Unique per run: failed sign-ins are counted in Redis, which outlives the test database.
+    ghost = f"ghost-{uuid.uuid4().hex[:8]}@example.com"
+    dev_email = f"dev-{uuid.uuid4().hex[:8]}@acme.example.com"
     no_password = org_admin.ok(
         "POST",
         "/api/users",
         201,
-        json={"email": "Ghost@Example.com", "name": "Ghost", "role": "member"},
+        json={"email": ghost.replace("ghost", "Ghost"), "name": "Ghost", "role": "member"},
     )
     assert set(no_password) >= {"id", "org_id", "email", "name", "role", "created_at"}
     assert (no_password["email"], no_password["org_id"], no_password["can_log_in"]) == (
-        "ghost@example.com",
+        ghost,
         org["id"],
         False,
     )
@@ -255,7 +259,7 @@ def test_users_created_with_and_without_password(
     for password in ("", "anything at all", ADMIN_PASSWORD):
         r = requests.post(
             f"{server.url}/api/sessions",
-            json={"email": "ghost@example.com", "password": password or "x"},
+            json={"email": ghost, "password": password or "x"},
             timeout=10,
         )
         assert r.status_code == 401
@@ -265,7 +269,7 @@ def test_users_created_with_and_without_password(
         "/api/users",
         201,
         json={
-            "email": "dev@acme.example.com",
+            "email": dev_email,
             "name": "Dev",
             "role": "developer",
             "org_id": org["id"],
@@ -273,17 +277,18 @@ def test_users_created_with_and_without_password(
         },
     )
     assert dev["org_id"] == org["id"] and dev["can_log_in"] is True
-    Api.login(server.url, "dev@acme.example.com", ADMIN_PASSWORD)
+    Api.login(server.url, dev_email, ADMIN_PASSWORD)
     r = org_admin.post(
-        "/api/users", json={"email": "spy@example.com", "name": "Spy", "role": "admin", "org_id": 1}
+        "/api/users",
+        json={"email": "spy@example.com", "name": "Spy", "role": "admin", "org_id": admin_org_id},
     )
     assert r.status_code == 403 and r.headers["Content-Type"].startswith("application/problem+json")
     assert "spy@example.com" not in [u["email"] for u in admin.ok("GET", "/api/users?limit=200")]
     listed = [u["email"] for u in org_admin.ok("GET", "/api/users")]
-    assert listed[:2] == ["dev@acme.example.com", "ghost@example.com"]
+    assert listed[:2] == [dev_email, ghost]
     assert {e["target"]["name"] for e in events(org_admin, action="user.created")} >= {
-        "ghost@example.com",
-        "dev@acme.example.com",
+        ghost,
+        dev_email,
     }
 
 

@@ -153,7 +153,11 @@ def test_unknown_garbage_tampered_and_forged_tokens_are_exactly_inactive(
 
 
 def test_active_answer_carries_exactly_the_designed_fields(
-    server: LiveServer, make_app: Any, make_team: Any, resource_server: dict[str, Any]
+    server: LiveServer,
+    make_app: Any,
+    make_team: Any,
+    resource_server: dict[str, Any],
+    admin_org_id: int,
 ) -> None:
     team = make_team()
     for token_format in ("opaque", "jwt"):
@@ -170,7 +174,7 @@ def test_active_answer_carries_exactly_the_designed_fields(
         assert answer["exp"] - answer["iat"] == 120
         assert answer["aud"] == answer["iss"] == server.url
         assert isinstance(answer["jti"], str) and len(answer["jti"]) >= 16
-        assert answer["org_id"] == 1
+        assert answer["org_id"] == admin_org_id
         assert answer["team_id"] == team["id"]
         assert answer["key_prefix"] == app["prefix"]
         assert answer["name"] == app["name"]

@@ -25,7 +25,7 @@ def introspect(
 
 
 def test_authlib_client_both_auth_methods_introspect_and_revoke(
-    server: LiveServer, make_app: Any, resource_server: dict[str, Any]
+    server: LiveServer, make_app: Any, resource_server: dict[str, Any], admin_org_id: int
 ) -> None:
     app = make_app(scopes=["people:read", "leads:read"])
     for method in ("client_secret_basic", "client_secret_post"):
@@ -44,7 +44,7 @@ def test_authlib_client_both_auth_methods_introspect_and_revoke(
         assert answer["active"] is True
         assert answer["client_id"] == app["client_id"]
         assert answer["scope"] == "people:read"
-        assert answer["org_id"] == 1 and answer["team_id"] is None
+        assert answer["org_id"] == admin_org_id and answer["team_id"] is None
         assert answer["name"] == app["name"]
 
         client.revoke_token(f"{server.url}/oauth/revoke", token["access_token"])

@@ -26,7 +26,8 @@ def database_dump(server: LiveServer) -> bytes:
         rows = []
         for table in tables:
             rows += [
-                str(r[0]) for r in conn.execute(f'SELECT row_to_json(t) FROM "{table}" t').fetchall()
+                str(r[0])
+                for r in conn.execute(f'SELECT row_to_json(t) FROM "{table}" t').fetchall()
             ]
     return "\n".join(rows).encode()
 
@@ -36,27 +37,38 @@ def test_no_issued_secret_is_stored_or_logged(
 ) -> None:
     app = make_app(token_format="jwt")
     opaque_app = make_app()
-    rotated = admin.ok("POST", f"/api/apps/{app['id']}/rotate-secret", json={"grace_period_seconds": 60})
+    rotated = admin.ok(
+        "POST", f"/api/apps/{app['id']}/rotate-secret", json={"grace_period_seconds": 60}
+    )
     issued = [
-        app["client_secret"], rotated["client_secret"], opaque_app["client_secret"],
-        resource_server["client_secret"], admin.http.headers["Authorization"].split()[1],
+        app["client_secret"],
+        rotated["client_secret"],
+        opaque_app["client_secret"],
+        resource_server["client_secret"],
+        admin.http.headers["Authorization"].split()[1],
     ]
     for client in (rotated, opaque_app):
         token = requests.post(
-            f"{server.url}/oauth/token", data={"grant_type": "client_credentials"},
-            auth=(client["client_id"], client["client_secret"]), timeout=10,
+            f"{server.url}/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(client["client_id"], client["client_secret"]),
+            timeout=10,
         ).json()["access_token"]
         issued.append(token)
         answer = requests.post(
-            f"{server.url}/oauth/introspect", data={"token": token},
-            auth=(resource_server["client_id"], resource_server["client_secret"]), timeout=10,
+            f"{server.url}/oauth/introspect",
+            data={"token": token},
+            auth=(resource_server["client_id"], resource_server["client_secret"]),
+            timeout=10,
         ).json()
         assert answer["active"] is True
     # A failed attempt with a near-miss secret must not be logged either.
     near_miss = app["client_secret"][:-1] + "x"
     requests.post(
-        f"{server.url}/oauth/token", data={"grant_type": "client_credentials"},
-        auth=(app["client_id"], near_miss), timeout=10,
+        f"{server.url}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(app["client_id"], near_miss),
+        timeout=10,
     )
     issued.append(near_miss)
 
