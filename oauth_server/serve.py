@@ -53,9 +53,11 @@ def main(app: Flask) -> None:
         app,
         {
             "bind": bind,
-            "workers": int(os.environ.get("LATCHKEY_WORKERS", "2")),
+            # One process by default: without Redis, throttles are per process, and one
+            # process keeps them exact. More workers want REDIS_URL.
+            "workers": int(os.environ.get("LATCHKEY_WORKERS", "1")),
             "worker_class": "gthread",
-            "threads": 4,
+            "threads": 8,
             "post_fork": _post_fork,
             "accesslog": "-",
             "graceful_timeout": 10,

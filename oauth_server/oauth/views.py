@@ -8,6 +8,7 @@ from collections.abc import Callable
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from oauth_server import throttle
 from oauth_server.extensions import csrf
@@ -104,4 +105,13 @@ def jwks() -> Response:
     """RFC 7517 JWK Set of every signing key a live JWT access token may carry."""
     response = jsonify(services().keyring.public_jwks())
     response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.errorhandler(HTTPException)
+def http_error(error: HTTPException) -> Response:
+    """Werkzeug's errors (a body over the size limit: 413) in RFC 6749 §5.2's JSON shape."""
+    response = jsonify(error="invalid_request", error_description=error.description or error.name)
+    response.status_code = error.code or 400
+    response.headers["Cache-Control"] = "no-store"
     return response

@@ -132,6 +132,8 @@ class LiveServer:
             except requests.RequestException:
                 pass
             time.sleep(0.1)
+        self.process.kill()  # never leave a half-started server behind
+        self.process.wait()
         raise RuntimeError(f"server did not start: {self.log_path.read_text()[-3000:]}")
 
     def stop(self) -> None:

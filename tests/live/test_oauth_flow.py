@@ -86,3 +86,16 @@ def test_revoking_the_app_ends_its_tokens_in_every_worker(
     # New connections each time, so the two workers both answer.
     for _ in range(10):
         assert introspect(server, resource_server, token).json() == {"active": False}
+
+
+def test_oversized_bodies_are_refused_with_413_in_each_interfaces_shape(
+    server: LiveServer, admin: Api
+) -> None:
+    big = "x" * (100 * 1024)
+    r = requests.post(f"{server.url}/oauth/token", data={"grant_type": big}, timeout=10)
+    assert r.status_code == 413
+    assert r.json()["error"] == "invalid_request"
+    r = admin.post("/api/teams", json={"name": big})
+    assert r.status_code == 413
+    assert r.headers["Content-Type"].startswith("application/problem+json")
+    assert r.json()["status"] == 413
