@@ -34,6 +34,8 @@ SIGN = "sign"
 SEAL_ALG = "A256GCM"
 SIGN_ALG = "RS256"
 MAX_TOKEN_TTL_SECONDS = 24 * 3600
+#: HKDF purpose of the key-encryption key derived from the pepper.
+KEK_PURPOSE = "latchkey key-encryption v1"
 KID_MAX_LENGTH = 32  # the ``crypto_keys.kid`` column
 
 

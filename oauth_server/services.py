@@ -11,7 +11,7 @@ from keys.access_tokens import AccessTokenCodec
 from keys.core import Core
 from keys.format import KindPrefixes
 from keys.hashing import SecretHasher
-from keys.keyring import KeyRing
+from keys.keyring import KEK_PURPOSE, KeyRing
 from oauth_server.extensions import db
 from oauth_server.scopes import ScopeCatalog, load_catalog
 
@@ -31,7 +31,7 @@ def init_services(app: Flask) -> Services:
     catalog = load_catalog(app.config["LATCHKEY_SCOPES_FILE"])
 
     keyring = KeyRing(
-        kek=hasher.derive_key("latchkey key-encryption v1"),
+        kek=hasher.derive_key(KEK_PURPOSE),
         session_factory=lambda: _own_session(app),
     )
     services = Services(

@@ -260,18 +260,25 @@ def generate_access_token(
     }
 
 
-class LatchkeyIntrospectionEndpoint(IntrospectionEndpoint):
+class _TokenParameter:
+    """What introspection and revocation share: client authentication, the ``token``
+    parameter, and finding the token."""
+
     CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
 
     def check_params(self, request: Any, client: Any) -> None:
-        """RFC 7662 §2.1: ``token`` is required; an unknown hint only widens the search."""
+        """RFC 7662 §2.1, RFC 7009 §2.1: ``token`` is required; the hint is only a hint
+        (an unknown one widens the search, it is no error)."""
         if not request.form.get("token"):
             raise InvalidRequestError("The 'token' parameter is required.")
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
-        """RFC 7662 §2.1: find the token; anything not genuine is simply not found."""
+        """RFC 7662 §2.1, RFC 7009 §2.1: any genuine token, live or not; anything else is
+        simply not found."""
         return find_token(token_string)
 
+
+class LatchkeyIntrospectionEndpoint(_TokenParameter, IntrospectionEndpoint):
     def check_permission(self, token: Any, client: Any, request: Any) -> bool:
         """RFC 7662 §4: a token for another audience is not active for this caller."""
         assert isinstance(client, ResourceServerClient)
@@ -298,18 +305,7 @@ class LatchkeyIntrospectionEndpoint(IntrospectionEndpoint):
         }
 
 
-class LatchkeyRevocationEndpoint(RevocationEndpoint):
-    CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
-
-    def check_params(self, request: Any, client: Any) -> None:
-        """RFC 7009 §2.1: ``token`` is required; the hint is only a hint."""
-        if not request.form.get("token"):
-            raise InvalidRequestError("The 'token' parameter is required.")
-
-    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
-        """RFC 7009 §2.1: any genuine token, even one already inactive."""
-        return find_token(token_string)
-
+class LatchkeyRevocationEndpoint(_TokenParameter, RevocationEndpoint):
     def revoke_token(self, token: Any, request: Any) -> None:
         """RFC 7009 §2.2: remember the jti until the token would have expired anyway."""
         storage.revoke_jti(db.session, token.claims.jti, token.claims.exp)

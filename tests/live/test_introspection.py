@@ -262,3 +262,43 @@ def test_every_worker_gives_the_same_answer(
     ]
     assert all(a == answers[0] for a in answers), answers
     assert answers[0]["active"] is True
+
+
+def test_token_past_its_exp_is_inactive(
+    server: LiveServer, make_app: Any, resource_server: dict[str, Any], admin_org_id: int
+) -> None:
+    """A genuine token, sealed and signed with the server's own keys, whose ``exp`` passed.
+
+    Minted by Latchkey's own codec from outside the server (same database, same pepper),
+    since waiting out the shortest TTL (60 s) would slow the suite for nothing.
+    """
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from keys.access_tokens import AccessTokenCodec
+    from keys.hashing import SecretHasher
+    from keys.keyring import KEK_PURPOSE, KeyRing
+
+    app = make_app()
+    issue(server, app, scope="people:read")  # the server makes its keys
+    url = server.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    engine = create_engine(url)
+    try:
+        kek = SecretHasher(server.env["LATCHKEY_PEPPER"].encode()).derive_key(KEK_PURPOSE)
+        codec = AccessTokenCodec(KeyRing(kek, lambda: Session(engine)), "lkat", server.url)
+        for ttl, expected in ((120, True), (-1, False)):
+            claims = codec.claims_for(
+                client_id=app["client_id"],
+                org_id=admin_org_id,
+                team_id=None,
+                scope="people:read",
+                audience=None,
+                ttl_seconds=ttl,
+            )
+            for token_format in ("opaque", "jwt"):
+                answer = introspect(server, resource_server, codec.encode(claims, token_format))
+                assert answer.get("active") is expected, (ttl, token_format, answer)
+                if not expected:
+                    assert answer == {"active": False}
+    finally:
+        engine.dispose()
