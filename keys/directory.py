@@ -17,7 +17,7 @@ from keys.audit import Actor, Target, record
 from keys.base import DbSession, now_ms, wait_for_second
 from keys.core import Core
 from keys.errors import Conflict, NotFound, ValidationFailed
-from keys.hashing import hash_password, verify_password
+from keys.hashing import dummy_password_check, hash_password, verify_password
 from keys.models import ApiSession, AuditEvent, OAuthApp, Org, Team, User
 from keys.pagination import page
 
@@ -196,8 +196,6 @@ def authenticate_password(session: DbSession, email: str, password: str) -> User
     """The user whose email and password these are, or None (same cost either way)."""
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None or user.password_hash is None:
-        from keys.hashing import dummy_password_check
-
         dummy_password_check(password)
         return None
     return user if verify_password(password, user.password_hash) else None

@@ -13,6 +13,8 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 _password_hasher = PasswordHasher()
 
@@ -38,9 +40,6 @@ class SecretHasher:
 
     def derive_key(self, purpose: str) -> bytes:
         """A 32-byte key for ``purpose``, derived from the pepper (HKDF-SHA-256)."""
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
         return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(
             self._pepper
         )

@@ -46,7 +46,8 @@ def main(app: Flask) -> None:
     bind = os.environ.get("LATCHKEY_BIND", "127.0.0.1:5000")
     print(
         f"\n  Latchkey is running: {app.config['LATCHKEY_ISSUER']}\n"
-        f"  Log in at {app.config['LATCHKEY_ISSUER']}/login  (API docs: /docs)\n",
+        f"  Sign in: POST {app.config['LATCHKEY_ISSUER']}/api/sessions with email and password"
+        f"  (API docs: {app.config['LATCHKEY_ISSUER']}/docs)\n",
         flush=True,
     )
     _Embedded(

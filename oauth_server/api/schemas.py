@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from keys.base import now_ms
 from keys.models import ApiSession, OAuthApp, Org, ResourceServer, Team, User
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -208,8 +209,6 @@ class AppOut(BaseModel):
 
     @classmethod
     def of(cls, app: OAuthApp) -> AppOut:
-        from keys.base import now_ms
-
         overlap = app.previous_secret_expires_at
         return cls(
             id=app.id,

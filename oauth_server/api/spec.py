@@ -11,7 +11,7 @@ import functools
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -37,7 +37,6 @@ class Operation:
     status: int = 200
     errors: tuple[int, ...] = ()
     description: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 OPERATIONS: list[Operation] = []
@@ -310,7 +309,3 @@ def openapi_document(title: str, version: str, server_url: str) -> dict[str, Any
             },
         },
     }
-
-
-def jsonify_document(doc: dict[str, Any]) -> Response:
-    return jsonify(doc)
