@@ -12,6 +12,7 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from tests.live.oauth_calls import introspect, issue
 from tests.live.server import Api, LiveServer
 
 INACTIVE = {"active": False}
@@ -33,17 +34,6 @@ ACTIVE_FIELDS = {
 }
 
 
-def issue(server: LiveServer, app: dict[str, Any], **data: Any) -> str:
-    r = requests.post(
-        f"{server.url}/oauth/token",
-        data={"grant_type": "client_credentials", **data},
-        auth=(app["client_id"], app["client_secret"]),
-        timeout=10,
-    )
-    assert r.status_code == 200, r.text
-    return str(r.json()["access_token"])
-
-
 def introspect_response(
     server: LiveServer, caller: dict[str, Any] | None, data: dict[str, str], **kwargs: Any
 ) -> requests.Response:
@@ -51,13 +41,6 @@ def introspect_response(
     return requests.post(
         f"{server.url}/oauth/introspect", data=data, auth=auth, timeout=10, **kwargs
     )
-
-
-def introspect(server: LiveServer, rs: dict[str, Any], token: str, **extra: str) -> dict[str, Any]:
-    r = introspect_response(server, rs, {"token": token, **extra})
-    assert r.status_code == 200, r.text
-    assert r.headers["Cache-Control"] == "no-store"
-    return r.json()  # type: ignore[no-any-return]
 
 
 def tampered(token: str) -> str:

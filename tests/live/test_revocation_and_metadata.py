@@ -15,32 +15,10 @@ from authlib.integrations.requests_client import OAuth2Session
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from tests.live.oauth_calls import introspect, issue
 from tests.live.server import ADMIN_EMAIL, ADMIN_PASSWORD, ROOT, Api, LiveServer
 
 INACTIVE = {"active": False}
-
-
-def issue(server: LiveServer, app: dict[str, Any], **data: Any) -> str:
-    r = requests.post(
-        f"{server.url}/oauth/token",
-        data={"grant_type": "client_credentials", **data},
-        auth=(app["client_id"], app["client_secret"]),
-        timeout=10,
-    )
-    assert r.status_code == 200, r.text
-    return str(r.json()["access_token"])
-
-
-def introspect(server: LiveServer, rs: dict[str, Any], token: str) -> dict[str, Any]:
-    r = requests.post(
-        f"{server.url}/oauth/introspect",
-        data={"token": token},
-        auth=(rs["client_id"], rs["client_secret"]),
-        headers={"Connection": "close"},
-        timeout=10,
-    )
-    assert r.status_code == 200, r.text
-    return r.json()  # type: ignore[no-any-return]
 
 
 def revoke(server: LiveServer, caller: dict[str, Any], data: dict[str, str]) -> requests.Response:
