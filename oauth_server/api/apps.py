@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Response
 
 from keys import apps
-from keys.errors import ValidationFailed
 from keys.models import OAuthApp
 from oauth_server.api import bp
 from oauth_server.api.access import current, require_api_access
@@ -19,7 +18,7 @@ from oauth_server.api.schemas import (
     Ok,
     RotateSecret,
 )
-from oauth_server.api.spec import operation, respond
+from oauth_server.api.spec import operation, patch_changes, respond
 from oauth_server.extensions import db
 from oauth_server.services import services
 
@@ -119,10 +118,7 @@ def get_app(app_id: int) -> Response:
 def update_app(app_id: int, body: AppUpdate) -> Response:
     """Only the fields sent change. Tokens already issued keep their scopes until they expire."""
     app = _app(app_id)
-    changes = body.model_dump(exclude_unset=True)
-    for required in ("name", "scopes", "token_ttl_seconds", "token_format"):
-        if required in changes and changes[required] is None:
-            raise ValidationFailed.one(required, "may not be null")
+    changes = patch_changes(body, nullable=("team_id",))
     apps.update(db.session, services().core, app, current().actor, changes)
     db.session.commit()
     return respond(AppOut.of(app))

@@ -22,7 +22,7 @@ from oauth_server.api.schemas import (
     UserOut,
     UsersQuery,
 )
-from oauth_server.api.spec import operation, respond
+from oauth_server.api.spec import operation, patch_changes, respond
 from oauth_server.extensions import db
 
 # -- orgs (platform admins) -------------------------------------------------------------------
@@ -90,10 +90,7 @@ def update_org(org_id: int, body: OrgUpdate) -> Response:
     """``{"api_access": false}`` switches the plan off: every credential of the org stops
     authenticating at once, and its credential management answers "Upgrade required"."""
     org = directory.get_org(db.session, org_id)
-    changes = body.model_dump(exclude_unset=True)
-    for field_name, value in changes.items():
-        if value is None:
-            raise ValidationFailed.one(field_name, "may not be null")
+    changes = patch_changes(body)
     directory.update_org(db.session, org, current().actor, changes)
     db.session.commit()
     return respond(OrgOut.of(org))

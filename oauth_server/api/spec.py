@@ -95,6 +95,16 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
         ) from exc
 
 
+def patch_changes(body: BaseModel, nullable: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The fields a PATCH body sets. ``null`` is a value only for the ``nullable`` fields
+    (``team_id: null`` = all teams); for any other field it is a validation error."""
+    changes = body.model_dump(exclude_unset=True)
+    for name, value in changes.items():
+        if value is None and name not in nullable:
+            raise ValidationFailed.one(name, "may not be null")
+    return changes
+
+
 def operation(
     bp: Blueprint,
     method: str,
