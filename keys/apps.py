@@ -17,10 +17,10 @@ from keys import format as fmt
 from keys.audit import Actor, Target, record
 from keys.base import DbSession, fresh_second_after, now_ms
 from keys.core import Core
-from keys.errors import Conflict, NotFound, ValidationFailed
+from keys.errors import Conflict, ValidationFailed
 from keys.models import OAuthApp
 from keys.pagination import page
-from keys.validation import scopes_from_catalog, team_of_org
+from keys.validation import of_org, scopes_from_catalog, team_of_org
 
 MIN_TTL_SECONDS = 60
 MAX_TTL_SECONDS = 24 * 3600
@@ -87,11 +87,8 @@ def create(
 
 
 def get(session: DbSession, org_id: int, app_id: int) -> OAuthApp:
-    """An app of this org; another org's id is indistinguishable from a missing one."""
-    app = session.scalar(select(OAuthApp).where(OAuthApp.id == app_id, OAuthApp.org_id == org_id))
-    if app is None:
-        raise NotFound(f"No OAuth app {app_id} in this organization.")
-    return app
+    """An OAuth app of this org, or 404."""
+    return of_org(session, OAuthApp, org_id, app_id, "OAuth app")
 
 
 def list_page(

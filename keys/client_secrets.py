@@ -1,4 +1,8 @@
-"""Client secrets of OAuth apps and resource servers: issue, check, rotate with overlap.
+"""Secrets that rotate with an overlap, and the client secrets of apps and resource servers.
+
+A rotation keeps the previous secret's hash, and its end, beside the new one: both work until
+the overlap ends (a ``grace_seconds`` of 0 ends the old secret at once). API keys
+(:mod:`keys.api_keys`) and client secrets share this.
 
 A client's secret is ``<client secret kind>_<the client's public id>_<secret><checksum>``:
 the public id ties the secret to its client, so a secret pasted under the wrong client ID
@@ -16,13 +20,43 @@ from keys.hashing import SecretHasher
 MAX_GRACE_SECONDS = 30 * 24 * 3600
 
 
-class HasClientSecret(Protocol):
-    client_id: str
-    secret_prefix: str
-    secret_hint: str
+class HasRotatingSecret(Protocol):
     secret_hash: str
     previous_secret_hash: str | None
     previous_secret_expires_at: int | None
+
+
+class HasClientSecret(HasRotatingSecret, Protocol):
+    client_id: str
+    secret_prefix: str
+    secret_hint: str
+
+
+def keep_previous(holder: HasRotatingSecret, grace_seconds: int) -> None:
+    """Before a new secret replaces the current one: keep the current one ``grace_seconds``."""
+    if grace_seconds > 0:
+        holder.previous_secret_hash = holder.secret_hash
+        holder.previous_secret_expires_at = now_ms() + grace_seconds * 1000
+    else:
+        holder.previous_secret_hash = None
+        holder.previous_secret_expires_at = None
+
+
+def matches(
+    hasher: SecretHasher,
+    candidate: str,
+    secret_hash: str,
+    previous_hash: str | None,
+    previous_expires_at: int | None,
+) -> bool:
+    """The current secret, or the previous one while its overlap lasts (constant-time)."""
+    if hasher.matches(candidate, secret_hash):
+        return True
+    return (
+        previous_expires_at is not None
+        and previous_expires_at > now_ms()
+        and hasher.matches(candidate, previous_hash)
+    )
 
 
 def public_id_of(client_id: str) -> str:
@@ -40,12 +74,7 @@ def issue(client: HasClientSecret, hasher: SecretHasher, kind: str) -> str:
 
 def rotate(client: HasClientSecret, hasher: SecretHasher, kind: str, grace_seconds: int) -> str:
     """New secret; the old one keeps working for ``grace_seconds`` (0: not at all)."""
-    if grace_seconds > 0:
-        client.previous_secret_hash = client.secret_hash
-        client.previous_secret_expires_at = now_ms() + grace_seconds * 1000
-    else:
-        client.previous_secret_hash = None
-        client.previous_secret_expires_at = None
+    keep_previous(client, grace_seconds)
     return issue(client, hasher, kind)
 
 
@@ -57,11 +86,10 @@ def check(client: HasClientSecret, hasher: SecretHasher, kind: str, candidate: s
         return False
     if parsed.public_id != public_id_of(client.client_id):
         return False
-    if hasher.matches(candidate, client.secret_hash):
-        return True
-    expires = client.previous_secret_expires_at
-    return (
-        expires is not None
-        and expires > now_ms()
-        and hasher.matches(candidate, client.previous_secret_hash)
+    return matches(
+        hasher,
+        candidate,
+        client.secret_hash,
+        client.previous_secret_hash,
+        client.previous_secret_expires_at,
     )

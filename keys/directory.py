@@ -18,7 +18,7 @@ from keys.base import DbSession, now_ms, wait_for_second
 from keys.core import Core
 from keys.errors import Conflict, NotFound, ValidationFailed
 from keys.hashing import dummy_password_check, hash_password, verify_password
-from keys.models import ApiSession, AuditEvent, OAuthApp, Org, Team, User
+from keys.models import ApiKey, ApiSession, AuditEvent, OAuthApp, Org, Team, User, UserKey
 from keys.pagination import page
 
 # -- orgs -----------------------------------------------------------------------------------
@@ -114,8 +114,11 @@ def list_teams(
 
 def team_users(session: DbSession, team_id: int) -> list[tuple[str, str]]:
     """(kind, name) of every credential bound to the team: what blocks its deletion."""
-    apps = session.execute(select(OAuthApp.name).where(OAuthApp.team_id == team_id)).scalars()
-    return [("OAuth app", name) for name in apps]
+    found: list[tuple[str, str]] = []
+    for kind, model in (("API key", ApiKey), ("OAuth app", OAuthApp), ("user key", UserKey)):
+        names = session.scalars(select(model.name).where(model.team_id == team_id))
+        found.extend((kind, name) for name in names)
+    return found
 
 
 def delete_team(session: DbSession, team: Team, actor: Actor) -> None:

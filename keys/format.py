@@ -139,7 +139,8 @@ class KindPrefixes:
 
     Distinct per kind, so a leaked string says what it is: ``lk_`` API key, ``lkcs_`` client
     secret, ``lkat_`` access token, ``lkst_`` session token; ``lkci_`` and ``lkrs_`` start the
-    (public) client IDs of OAuth apps and resource servers.
+    (public) client IDs of OAuth apps and resource servers, and ``lkuk_`` the handle that names
+    an imported legacy user key (whose token has no format of ours).
     """
 
     api_key: str
@@ -148,6 +149,21 @@ class KindPrefixes:
     session_token: str
     app_client_id: str
     resource_server_client_id: str
+    user_key: str
+
+    def is_ours(self, candidate: str) -> bool:
+        """Whether ``candidate`` starts with one of these kinds and ``_``: a string of ours,
+        never a legacy token."""
+        head, sep, _ = candidate.partition("_")
+        return bool(sep) and head in (
+            self.api_key,
+            self.client_secret,
+            self.access_token,
+            self.session_token,
+            self.app_client_id,
+            self.resource_server_client_id,
+            self.user_key,
+        )
 
     @classmethod
     def from_brand(cls, brand: str) -> KindPrefixes:
@@ -158,6 +174,7 @@ class KindPrefixes:
             session_token=f"{brand}st",
             app_client_id=f"{brand}ci",
             resource_server_client_id=f"{brand}rs",
+            user_key=f"{brand}uk",
         )
         for kind in (prefixes.api_key, prefixes.client_secret, prefixes.access_token):
             _check_kind(kind)

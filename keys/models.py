@@ -134,6 +134,88 @@ class OAuthApp(Base):
         return self.scopes.split()
 
 
+class ApiKey(Base):
+    """A key a script sends on every call: ``<api key kind>_<public_id>_<secret><checksum>``.
+
+    ``public_id`` is the indexed lookup handle and stays through rotations (so does
+    ``prefix``); during a rotation's overlap the previous secret's hash is kept until
+    ``previous_secret_expires_at``. Usage (``usage_count``, ``last_used_*``) is written in
+    batches by :mod:`keys.usage`, never per request.
+    """
+
+    __tablename__ = "api_keys"
+    __table_args__ = (Index("ix_api_keys_org_id_id", "org_id", "id"), _AUTOINCREMENT)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"))
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="RESTRICT"), index=True, default=None
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    prefix: Mapped[str] = mapped_column(String(48))
+    hint: Mapped[str] = mapped_column(String(8))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    previous_secret_expires_at: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    scopes: Mapped[str] = mapped_column(Text, default="")
+    temporary: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    updated_at: Mapped[int] = mapped_column(BigInteger, default=now_ms, onupdate=now_ms)
+    expires_at: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    last_used_ip: Mapped[str | None] = mapped_column(String(64), default=None)
+    usage_count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()
+
+
+class UserKey(Base):
+    """A legacy personal access token, imported from the old system; never issued here.
+
+    Legacy tokens have no Latchkey format, so they are found by their keyed hash
+    (``token_hash``, unique). ``prefix`` is a handle Latchkey makes up on import
+    (``<brand>uk_<public id>``) to name the key in lists, logs and errors: no part of the
+    token itself is shown but its last characters (``hint``).
+    """
+
+    __tablename__ = "user_keys"
+    __table_args__ = (Index("ix_user_keys_org_id_id", "org_id", "id"), _AUTOINCREMENT)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="RESTRICT"), index=True, default=None
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(48), unique=True)
+    hint: Mapped[str] = mapped_column(String(8))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+    imported_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    replaced_by: Mapped[int | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL"), default=None
+    )
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    last_used_ip: Mapped[str | None] = mapped_column(String(64), default=None)
+    usage_count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()
+
+
 class ResourceServer(Base):
     """An operator API allowed to call introspection; tokens may be narrowed to its audience."""
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 
 from keys.base import DbSession
-from keys.errors import ValidationFailed
+from keys.errors import NotFound, ValidationFailed
 from keys.models import Team
+
+T = TypeVar("T")
 
 
 def scopes_from_catalog(
@@ -35,3 +38,13 @@ def team_of_org(
     found = session.scalar(select(Team.id).where(Team.id == team_id, Team.org_id == org_id))
     if found is None:
         raise ValidationFailed.one(field, f"no team {team_id} in this organization")
+
+
+def of_org(session: DbSession, model: type[T], org_id: int, record_id: int, what: str) -> T:
+    """The ``model`` record of this org; another org's id is indistinguishable from a
+    missing one (404 either way)."""
+    table: Any = model
+    found = session.scalar(select(model).where(table.id == record_id, table.org_id == org_id))
+    if found is None:
+        raise NotFound(f"No {what} {record_id} in this organization.")
+    return found

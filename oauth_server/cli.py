@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+from typing import IO
+
 import click
 from flask import Flask
 
+from keys import directory, user_keys
+from keys.audit import Actor
+from keys.errors import DomainError, ValidationFailed
 from oauth_server.extensions import db
+from oauth_server.services import services
 
 
 def register_commands(app: Flask) -> None:
@@ -16,10 +23,51 @@ def register_commands(app: Flask) -> None:
         Old keys keep verifying (and stay in the JWKS) until every token they made has
         expired; keys past that are deleted.
         """
-        from oauth_server.services import services
-
         new = services().keyring.rotate(db.session())
         db.session.commit()
         click.echo(
             f"New token keys: {', '.join(new)}; previous keys kept until their tokens expire."
+        )
+
+    @app.cli.command("import-user-keys")
+    @click.option("--org", "org_id", type=int, required=True, help="the organization's id")
+    @click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+    def import_user_keys(org_id: int, csv_file: IO[str]) -> None:
+        """Import legacy user keys from CSV_FILE (columns email,name,token,created_at,scopes;
+        optional team_id).
+
+        All rows or none: every row is checked first, and any problem is reported by line
+        and column with nothing imported. Tokens are stored as keyed hashes only, and the
+        file is not copied. Unknown emails become members who cannot log in yet; tokens
+        already imported are skipped, so a rerun is harmless.
+        """
+        try:
+            directory.get_org(db.session, org_id)
+            report = user_keys.import_rows(
+                db.session,
+                services().core,
+                org_id=org_id,
+                rows=user_keys.read_csv(csv_file),
+                actor=Actor.system("import-user-keys"),
+            )
+        except ValidationFailed as exc:
+            db.session.rollback()
+            for error in exc.errors:
+                click.echo(f"  {error.field}: {error.message}", err=True)
+            raise click.ClickException(
+                exc.message if len(exc.errors) > 1 else "nothing was imported."
+            ) from None
+        except DomainError as exc:
+            db.session.rollback()
+            raise click.ClickException(exc.message) from None
+        except (UnicodeDecodeError, csv.Error) as exc:
+            db.session.rollback()
+            raise click.ClickException(f"{csv_file.name} is not a UTF-8 CSV file: {exc}") from None
+        db.session.commit()
+        members = report.members_created
+        click.echo(
+            f"Imported {report.imported} user key(s) into organization {org_id}; "
+            f"{report.already_imported} already imported; "
+            f"{len(members)} new member(s) without a password"
+            + (f" ({', '.join(members)})." if members else ".")
         )

@@ -69,6 +69,7 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         raise ConfigError("LATCHKEY_PEPPER must be at least 32 characters long")
 
     issuer = str(env.get("LATCHKEY_ISSUER") or DEFAULT_ISSUER).rstrip("/")
+    session_ttl = int(env.get("LATCHKEY_SESSION_TTL_SECONDS") or 12 * 3600)
     engine_options: dict[str, Any] = {"pool_pre_ping": shared_db}
     if not shared_db:
         engine_options["connect_args"] = {"timeout": 30}
@@ -83,7 +84,19 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "LATCHKEY_SCOPES_FILE": env.get("LATCHKEY_SCOPES_FILE") or None,
         "LATCHKEY_ADMIN_EMAIL": env.get("LATCHKEY_ADMIN_EMAIL") or None,
         "LATCHKEY_ADMIN_PASSWORD": env.get("LATCHKEY_ADMIN_PASSWORD") or None,
-        "LATCHKEY_SESSION_TTL_SECONDS": int(env.get("LATCHKEY_SESSION_TTL_SECONDS") or 12 * 3600),
+        "LATCHKEY_SESSION_TTL_SECONDS": session_ttl,
+        # The console's cookie session: never readable by scripts, not sent on cross-site
+        # sub-requests or POSTs, HTTPS-only whenever the public URL is HTTPS (a TLS proxy in
+        # front of a plain-HTTP Latchkey is the usual production shape).
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": issuer.startswith("https://"),
+        "PERMANENT_SESSION_LIFETIME": session_ttl,
+        # Flask-WTF's strict mode checks the Referer of HTTPS posts, but the console sends
+        # ``Referrer-Policy: no-referrer``, so there is none to check: the signed CSRF token
+        # and the SameSite cookie carry the protection.
+        "WTF_CSRF_SSL_STRICT": False,
+        "LATCHKEY_USAGE_FLUSH_SECONDS": float(env.get("LATCHKEY_USAGE_FLUSH_SECONDS") or 2),
         "REDIS_URL": env.get("REDIS_URL") or None,
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,

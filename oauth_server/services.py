@@ -1,4 +1,5 @@
-"""The per-app credential services: the core's dependencies, the key ring, the token codec."""
+"""The per-app credential services: the core's dependencies, the key ring, the token codec,
+the usage counter."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from keys.core import Core
 from keys.format import KindPrefixes
 from keys.hashing import SecretHasher
 from keys.keyring import KEK_PURPOSE, KeyRing
+from keys.usage import UsageCounter
 from oauth_server.extensions import db
 from oauth_server.scopes import ScopeCatalog, load_catalog
 
@@ -22,6 +24,7 @@ class Services:
     catalog: ScopeCatalog
     keyring: KeyRing
     tokens: AccessTokenCodec
+    usage: UsageCounter
     issuer: str
 
 
@@ -39,6 +42,7 @@ def init_services(app: Flask) -> Services:
         catalog=catalog,
         keyring=keyring,
         tokens=AccessTokenCodec(keyring, prefixes.access_token, app.config["LATCHKEY_ISSUER"]),
+        usage=UsageCounter(lambda: _own_session(app), app.config["LATCHKEY_USAGE_FLUSH_SECONDS"]),
         issuer=app.config["LATCHKEY_ISSUER"],
     )
     app.extensions["latchkey"] = services

@@ -70,6 +70,8 @@ def register_views() -> None:
         apps,
         catalog,
         directory,
+        keys,
         resource_servers,
         sessions,
+        user_keys,
     )

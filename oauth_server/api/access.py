@@ -1,25 +1,37 @@
 """Who is calling the management API, and may they?
 
-A caller is a member, authenticated by a session token (``Authorization: Bearer lkst_…``).
-Guards name the roles an endpoint admits:
+A caller is a member, authenticated by a session token (``Authorization: Bearer lkst_…``) or
+by the console's cookie session, or an API key (``Authorization: Bearer lk_…``, a bare
+``Authorization: lk_…``, or ``X-API-Key: lk_…``). Guards name the members an endpoint
+admits:
 
 * ``public``: no one needs to be signed in;
 * ``session``: any member; ``manager``: admins and developers; ``admin``: org admins;
 * ``platform``: platform admins (the deployment's operators).
+
+API keys are admitted only where an endpoint names the scopes that admit them
+(``keys:write`` or ``keys:delete`` on ``/api/keys``), and only within their own reach
+(:mod:`keys.delegation`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import g, request
+from flask import current_app, g, request
+from flask_login import current_user
 
 from keys import directory
 from keys.audit import Actor
+from keys.delegation import Delegation
 from keys.errors import DomainError, Forbidden, UpgradeRequired
 from keys.models import ApiSession, User
-from oauth_server.extensions import db
+from keys.verification import KeyRejected, VerifiedKey, verify_api_key
+from oauth_server.extensions import csrf, db
 from oauth_server.services import services
+from oauth_server.signin import user_actor
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class NotAuthenticated(DomainError):
@@ -31,50 +43,107 @@ class NotAuthenticated(DomainError):
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    user: User
-    session: ApiSession | None
+    """The caller: a member (``member``, with the session that carries them, if any) or an
+    API key (``key``)."""
+
+    org_id: int
+    member: User | None = None
+    session: ApiSession | None = None
+    key: VerifiedKey | None = None
 
     @property
-    def org_id(self) -> int:
-        return self.user.org_id
+    def user(self) -> User:
+        """The member; endpoints that admit API keys must not ask for one."""
+        if self.member is None:
+            raise Forbidden("This needs a signed-in member, not an API key.")
+        return self.member
+
+    @property
+    def user_id(self) -> int | None:
+        return self.member.id if self.member else None
+
+    @property
+    def delegation(self) -> Delegation | None:
+        """The acting key's reach, or None for members (who reach their whole org)."""
+        if self.key is None:
+            return None
+        return Delegation(self.key.prefix, self.key.team_id, self.key.scope_set)
 
     @property
     def actor(self) -> Actor:
-        return Actor(
-            type="user",
-            id=str(self.user.id),
-            label=self.user.email,
-            ip=request.remote_addr,
-            user_agent=request.user_agent.string or None,
-        )
+        if self.key is not None:
+            return Actor(
+                type="api_key",
+                id=str(self.key.id),
+                label=self.key.prefix,
+                ip=request.remote_addr,
+                user_agent=request.user_agent.string or None,
+            )
+        return user_actor(self.user)
 
 
-def _bearer() -> str | None:
-    header = request.headers.get("Authorization", "")
+def presented_credential() -> str | None:
+    """The credential of this request: ``X-API-Key``, or ``Authorization`` as ``Bearer <x>``
+    or as the bare credential."""
+    key = request.headers.get("X-API-Key", "").strip()
+    if key:
+        return key
+    header = request.headers.get("Authorization", "").strip()
     scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
+    if scheme.lower() == "bearer":
+        return value.strip() or None
+    if header and not value:
+        return header
     return None
+
+
+_SIGN_IN_FIRST = (
+    "Sign in first: POST /api/sessions with email and password, then send "
+    "'Authorization: Bearer <token>'; or send an API key."
+)
+
+
+def _authenticate() -> Principal:
+    credential = presented_credential()
+    core = services().core
+    if credential is None:
+        return _console_member()
+    if credential.partition("_")[0] == core.prefixes.session_token:
+        found = directory.session_user(db.session, core, credential)
+        if found is None:
+            raise NotAuthenticated(
+                "The session token is unknown, expired or signed out; sign in again."
+            )
+        return Principal(org_id=found[1].org_id, member=found[1], session=found[0])
+    if credential.partition("_")[0] != core.prefixes.api_key:
+        raise NotAuthenticated("That is neither a session token nor an API key. " + _SIGN_IN_FIRST)
+    try:
+        key = verify_api_key(db.session, core, credential)
+    except KeyRejected as rejected:
+        if rejected.reason == "plan":
+            raise UpgradeRequired(rejected.message + " Upgrade to use it.") from None
+        raise NotAuthenticated(rejected.message) from None
+    services().usage.hit("api_key", key.id, request.remote_addr)
+    return Principal(org_id=key.org_id, key=key)
+
+
+def _console_member() -> Principal:
+    """The console's signed-in member. Their browser sends the cookie on its own, so a
+    state-changing call must also carry the CSRF token (``X-CSRFToken``)."""
+    if getattr(current_app, "login_manager", None) is None or not current_user.is_authenticated:
+        raise NotAuthenticated(_SIGN_IN_FIRST)
+    if request.method not in _SAFE_METHODS:
+        csrf.protect()
+    member: User = current_user._get_current_object()
+    return Principal(org_id=member.org_id, member=member)
 
 
 def current() -> Principal:
     """The authenticated caller (cached for the request), or 401."""
     principal: Principal | None = g.get("principal")
-    if principal is not None:
-        return principal
-    token = _bearer()
-    if token is None:
-        raise NotAuthenticated(
-            "Sign in first: POST /api/sessions with email and password, then send "
-            "'Authorization: Bearer <token>'."
-        )
-    found = directory.session_user(db.session, services().core, token)
-    if found is None:
-        raise NotAuthenticated(
-            "The session token is unknown, expired or signed out; sign in again."
-        )
-    principal = Principal(user=found[1], session=found[0])
-    g.principal = principal
+    if principal is None:
+        principal = _authenticate()
+        g.principal = principal
     return principal
 
 
@@ -85,10 +154,23 @@ _ROLES = {
 }
 
 
-def guard(access: str) -> None:
+def guard(access: str, key_scopes: tuple[str, ...] = ()) -> None:
+    """Admit the caller or raise 401/403. ``key_scopes``: any of these admits an API key."""
     if access == "public":
         return
     principal = current()
+    if principal.key is not None:
+        if not key_scopes:
+            raise Forbidden(
+                f"API key {principal.key.prefix}… cannot use this endpoint: sign in "
+                "(POST /api/sessions) and use the session token."
+            )
+        if not any(scope in principal.key.scope_set for scope in key_scopes):
+            raise Forbidden(
+                f"API key {principal.key.prefix}… may not do this: it needs a session "
+                f"or an API key with {' or '.join(key_scopes)}."
+            )
+        return
     user = principal.user
     if access == "platform":
         if not user.is_platform_admin:
@@ -101,6 +183,7 @@ def guard(access: str) -> None:
 
 def require_api_access() -> None:
     """Plan gating: credential management answers 403 "Upgrade required" when the org's
-    plan lacks API access."""
-    if not current().user.org.api_access:
+    plan lacks API access. (An API key of such an org does not authenticate at all.)"""
+    principal = current()
+    if principal.member is not None and not principal.member.org.api_access:
         raise UpgradeRequired()

@@ -10,8 +10,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from keys import api_keys, user_keys
 from keys.base import now_ms
-from keys.models import ApiSession, OAuthApp, Org, ResourceServer, Team, User
+from keys.models import ApiKey, ApiSession, OAuthApp, Org, ResourceServer, Team, User, UserKey
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
@@ -236,6 +237,143 @@ class AppWithSecretOut(AppOut):
 class AppsQuery(PageQuery):
     status: Literal["active", "revoked", "all"] = "all"
     team_id: Id | None = None
+
+
+# -- API keys ---------------------------------------------------------------------------------
+
+ExpiresAt = Annotated[
+    int, Field(ge=1, le=2**53, description="milliseconds since the epoch; in the future")
+]
+
+
+class KeyCreate(Request):
+    name: Name
+    scopes: Scopes = Field(description="from the scope catalog (GET /api/scopes)")
+    team_id: Id | None = Field(None, description="one team, or null for all teams")
+    expires_at: ExpiresAt | None = Field(None, description="null: never expires")
+
+
+class KeyUpdate(Request):
+    name: Name | None = None
+    scopes: Scopes | None = None
+    team_id: Id | None = None
+    expires_at: ExpiresAt | None = None
+
+
+class TemporaryKeyCreate(Request):
+    scopes: Scopes | None = Field(None, description="default: the catalog's read scopes")
+
+
+class KeyOut(BaseModel):
+    id: int
+    name: str
+    prefix: str = Field(description="display prefix; shown in logs, never authenticates")
+    hint: str = Field(description="last 4 characters of the current secret")
+    scopes: list[str]
+    team_id: int | None
+    status: Literal["active", "revoked", "expired"]
+    created_at: Ms
+    created_by: int | None = Field(description="the member who made it (null: an API key)")
+    updated_at: Ms
+    expires_at: Ms | None
+    revoked_at: Ms | None
+    last_used_at: Ms | None
+    last_used_ip: str | None
+    usage_count: int
+    temporary: bool
+    previous_secret_expires_at: Ms | None = Field(
+        description="while a rotation's overlap lasts: when the old secret stops"
+    )
+
+    @classmethod
+    def of(cls, key: ApiKey) -> KeyOut:
+        now = now_ms()
+        overlap = key.previous_secret_expires_at
+        return cls(
+            id=key.id,
+            name=key.name,
+            prefix=key.prefix,
+            hint=key.hint,
+            scopes=key.scope_list,
+            team_id=key.team_id,
+            status=api_keys.status_of(key, now),
+            created_at=key.created_at,
+            created_by=key.created_by,
+            updated_at=key.updated_at,
+            expires_at=key.expires_at,
+            revoked_at=key.revoked_at,
+            last_used_at=key.last_used_at,
+            last_used_ip=key.last_used_ip,
+            usage_count=key.usage_count,
+            temporary=key.temporary,
+            previous_secret_expires_at=overlap if overlap and overlap > now else None,
+        )
+
+
+class KeyWithSecretOut(KeyOut):
+    key: str = Field(description="the API key; shown once, store it now")
+
+    @classmethod
+    def of_new(cls, result: api_keys.KeyWithSecret) -> KeyWithSecretOut:
+        return cls(**KeyOut.of(result.key).model_dump(), key=result.plaintext)
+
+
+class KeysQuery(PageQuery):
+    status: Literal["active", "revoked", "expired", "all"] = "active"
+    team_id: Id | None = Field(None, description="keys bound to this team (not all-teams keys)")
+
+
+# -- user keys --------------------------------------------------------------------------------
+
+
+class UserKeyOwner(BaseModel):
+    id: int
+    email: str
+    name: str
+
+
+class UserKeyOut(BaseModel):
+    id: int
+    name: str
+    prefix: str = Field(description="a handle made on import; the token itself has no prefix")
+    hint: str = Field(description="last 4 characters of the token")
+    owner: UserKeyOwner
+    scopes: list[str]
+    team_id: int | None
+    status: Literal["active", "revoked"]
+    created_at: Ms
+    last_used_at: Ms | None
+    last_used_ip: str | None
+    usage_count: int
+    revoked_at: Ms | None
+    replaced_by: int | None = Field(description="the API key made to replace it, if any")
+
+    @classmethod
+    def of(cls, key: UserKey) -> UserKeyOut:
+        return cls(
+            id=key.id,
+            name=key.name,
+            prefix=key.prefix,
+            hint=key.hint,
+            owner=UserKeyOwner(id=key.user.id, email=key.user.email, name=key.user.name),
+            scopes=key.scope_list,
+            team_id=key.team_id,
+            status=user_keys.status_of(key),
+            created_at=key.created_at,
+            last_used_at=key.last_used_at,
+            last_used_ip=key.last_used_ip,
+            usage_count=key.usage_count,
+            revoked_at=key.revoked_at,
+            replaced_by=key.replaced_by,
+        )
+
+
+class UserKeysQuery(PageQuery):
+    status: Literal["active", "revoked", "all"] = "all"
+
+
+class UserKeyReplace(Request):
+    name: Name | None = Field(None, description="the new API key's name")
 
 
 # -- resource servers -------------------------------------------------------------------------

@@ -37,6 +37,7 @@ class Operation:
     status: int = 200
     errors: tuple[int, ...] = ()
     description: str | None = None
+    key_scopes: tuple[str, ...] = ()
 
 
 OPERATIONS: list[Operation] = []
@@ -119,10 +120,12 @@ def operation(
     many: bool = False,
     status: int = 200,
     errors: tuple[int, ...] = (),
+    key_scopes: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a view under ``rule``; it receives ``body=`` and ``query=`` already valid.
 
-    ``access`` names the guard (see :mod:`oauth_server.api.access`) that runs first.
+    ``access`` names the guard (see :mod:`oauth_server.api.access`) that runs first;
+    ``key_scopes`` the scopes of which any admits an API key as the caller.
     """
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -139,6 +142,7 @@ def operation(
             status=status,
             errors=errors,
             description=(view.__doc__ or "").strip() or None,
+            key_scopes=key_scopes,
         )
         OPERATIONS.append(op)
 
@@ -146,7 +150,7 @@ def operation(
         def wrapper(**kwargs: Any) -> Any:
             from oauth_server.api.access import guard
 
-            guard(access)
+            guard(access, key_scopes)
             if query is not None:
                 kwargs["query"] = parse_query(query)
             if body is not None:
@@ -219,6 +223,13 @@ _ACCESS_TEXT = {
 }
 
 
+def _access_text(op: Operation) -> str:
+    text = _ACCESS_TEXT[op.access]
+    if op.key_scopes:
+        text += f" API keys holding {' or '.join(op.key_scopes)}, within their team scope."
+    return text
+
+
 def _path(rule: str) -> str:
     return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
 
@@ -243,11 +254,13 @@ def openapi_document(title: str, version: str, server_url: str) -> dict[str, Any
             "tags": [op.tag],
             "operationId": f"{op.method.lower()}_{slug}",
             "description": "\n\n".join(
-                x for x in (op.description, f"Access: {_ACCESS_TEXT[op.access]}") if x
+                x for x in (op.description, f"Access: {_access_text(op)}") if x
             ),
         }
         if op.access != "public":
             entry["security"] = [{"sessionToken": []}]
+        if op.key_scopes:
+            entry["security"] += [{"apiKey": []}, {"apiKeyBearer": []}]
         params = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
             for name in re.findall(r"\{(\w+)\}", path)
@@ -315,7 +328,18 @@ def openapi_document(title: str, version: str, server_url: str) -> dict[str, Any
                     "type": "http",
                     "scheme": "bearer",
                     "description": "A session token from POST /api/sessions",
-                }
+                },
+                "apiKey": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-API-Key",
+                    "description": "An API key (also accepted as a bare Authorization header)",
+                },
+                "apiKeyBearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API key as the bearer credential",
+                },
             },
         },
     }

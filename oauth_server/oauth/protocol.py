@@ -29,10 +29,12 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization, scope_to_li
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import Flask
+from flask import request as flask_request
 
-from keys import client_secrets
+from keys import client_secrets, verification
 from keys.access_tokens import AccessTokenClaims
 from keys.models import OAuthApp, ResourceServer, Team
+from keys.verification import VerifiedKey
 from oauth_server.extensions import db
 from oauth_server.oauth import storage
 from oauth_server.services import services
@@ -260,9 +262,25 @@ def generate_access_token(
     }
 
 
+@dataclass
+class IntrospectedKey:
+    """A live API key or user key, as introspection sees it (it is nobody's token to revoke)."""
+
+    key: VerifiedKey
+
+    def check_client(self, client: _SecretClient) -> bool:
+        return False
+
+    def is_expired(self) -> bool:
+        return False  # verification refuses expired keys before this object exists
+
+    def is_revoked(self) -> bool:
+        return False
+
+
 class _TokenParameter:
-    """What introspection and revocation share: client authentication, the ``token``
-    parameter, and finding the token."""
+    """What introspection and revocation share: client authentication and the ``token``
+    parameter."""
 
     CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
 
@@ -272,20 +290,34 @@ class _TokenParameter:
         if not request.form.get("token"):
             raise InvalidRequestError("The 'token' parameter is required.")
 
-    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
-        """RFC 7662 §2.1, RFC 7009 §2.1: any genuine token, live or not; anything else is
-        simply not found."""
-        return find_token(token_string)
-
 
 class LatchkeyIntrospectionEndpoint(_TokenParameter, IntrospectionEndpoint):
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
+        """RFC 7662 §2.1: an access token, API key or user key, told apart by form (the hint
+        is not needed); anything not live is simply not found. A JWT-shaped string that is
+        none of our tokens may still be a legacy user key."""
+        core = services().core
+        if services().tokens.looks_like_access_token(token_string):
+            token = find_access_token(token_string)
+            if token is not None or core.prefixes.is_ours(token_string):
+                return token
+        try:
+            return IntrospectedKey(verification.verify(db.session, core, token_string))
+        except verification.KeyRejected:
+            return None
+
     def check_permission(self, token: Any, client: Any, request: Any) -> bool:
-        """RFC 7662 §4: a token for another audience is not active for this caller."""
+        """RFC 7662 §4: a token for another audience is not active for this caller. Keys
+        are for every resource server."""
         assert isinstance(client, ResourceServerClient)
+        if isinstance(token, IntrospectedKey):
+            return True
         return bool(token.claims.aud in (services().issuer, client.record.audience))
 
     def introspect_token(self, token: Any) -> dict[str, Any]:
         """RFC 7662 §2.2, with Latchkey's org, team, prefix and name members."""
+        if isinstance(token, IntrospectedKey):
+            return _key_introspection(token.key)
         c: AccessTokenClaims = token.claims
         return {
             "active": True,
@@ -305,13 +337,43 @@ class LatchkeyIntrospectionEndpoint(_TokenParameter, IntrospectionEndpoint):
         }
 
 
+def _key_introspection(key: VerifiedKey) -> dict[str, Any]:
+    """An active key: counted as used (in memory, written in batches), then described.
+    ``exp`` only when the key expires; ``jti`` is the key's display prefix."""
+    services().usage.hit(key.kind, key.id, flask_request.remote_addr)
+    issuer = services().issuer
+    answer: dict[str, Any] = {
+        "active": True,
+        "scope": key.scopes,
+        "token_type": key.kind,
+        "iat": key.created_at // 1000,
+        "sub": key.subject,
+        "aud": issuer,
+        "iss": issuer,
+        "jti": key.prefix,
+        "org_id": key.org_id,
+        "team_id": key.team_id,
+        "key_prefix": key.prefix,
+        "name": key.name,
+    }
+    if key.expires_at is not None:
+        answer["exp"] = key.expires_at // 1000
+    return answer
+
+
 class LatchkeyRevocationEndpoint(_TokenParameter, RevocationEndpoint):
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
+        """RFC 7009 §2.1: only access tokens are revoked here (keys are revoked by their
+        admins); anything else is not found, which RFC 7009 §2.2 answers with 200."""
+        return find_access_token(token_string)
+
     def revoke_token(self, token: Any, request: Any) -> None:
         """RFC 7009 §2.2: remember the jti until the token would have expired anyway."""
         storage.revoke_jti(db.session, token.claims.jti, token.claims.exp)
 
 
-def find_token(token_string: str) -> IntrospectedToken | None:
+def find_access_token(token_string: str) -> IntrospectedToken | None:
+    """A genuine, unexpired access token and whether its state is live, or None."""
     claims = services().tokens.decode(token_string)
     if claims is None:
         return None

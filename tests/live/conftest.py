@@ -115,6 +115,32 @@ def make_app(admin: Api) -> Callable[..., dict[str, Any]]:
 
 
 @pytest.fixture
+def make_key(admin: Api) -> Callable[..., dict[str, Any]]:
+    """Create an API key (defaults overridable); the response includes ``key``, once."""
+
+    def make(api: Api | None = None, **fields: Any) -> dict[str, Any]:
+        body = {"name": unique("Key"), "scopes": ["people:read", "leads:read"], **fields}
+        return (api or admin).ok("POST", "/api/keys", 201, json=body)  # type: ignore[no-any-return]
+
+    return make
+
+
+@pytest.fixture
+def import_user_keys(server: LiveServer, tmp_path: Path) -> Callable[..., Any]:
+    """Run ``flask --app app import-user-keys`` on the server's database with these rows
+    (dicts of email, name, token, created_at, scopes); returns the finished process."""
+
+    def run(org_id: int, rows: list[dict[str, str]], header: str | None = None) -> Any:
+        columns = header or "email,name,token,created_at,scopes"
+        lines = [columns] + [",".join(row[c] for c in columns.split(",")) for row in rows]
+        path = tmp_path / f"{unique('user-keys')}.csv"
+        path.write_text("\n".join(lines) + "\n")
+        return server.flask("import-user-keys", "--org", str(org_id), str(path))
+
+    return run
+
+
+@pytest.fixture
 def make_team(admin: Api) -> Callable[..., dict[str, Any]]:
     def make(api: Api | None = None, name: str | None = None) -> dict[str, Any]:
         return (api or admin).ok("POST", "/api/teams", 201, json={"name": name or unique("Team")})  # type: ignore[no-any-return]

@@ -89,6 +89,8 @@ class LiveServer:
             "LATCHKEY_ADMIN_EMAIL": ADMIN_EMAIL,
             "LATCHKEY_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "PYTHONUNBUFFERED": "1",
+            # Usage counts are written in batches; short batches keep the tests quick.
+            "LATCHKEY_USAGE_FLUSH_SECONDS": "0.2",
             **({"REDIS_URL": REDIS_URL} if self.backend == "postgresql" else {}),
             **self.extra_env,
         }
@@ -147,6 +149,17 @@ class LiveServer:
                 self.process.wait()
         self.process = None
 
+    def flask(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run ``flask --app app <args>`` against this server's database and settings."""
+        return subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "app", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
     def restart(self) -> None:
         self.stop()
         self.start()
@@ -165,6 +178,21 @@ class Api:
         self.http = requests.Session()
         if token:
             self.http.headers["Authorization"] = f"Bearer {token}"
+
+    @classmethod
+    def with_key(cls, base: str, key: str, style: str = "bearer") -> Api:
+        """A caller that sends an API key: as ``Authorization: Bearer``, as a bare
+        ``Authorization`` header (``bare``), or as ``X-API-Key`` (``x-api-key``)."""
+        api = cls(base)
+        if style == "bearer":
+            api.http.headers["Authorization"] = f"Bearer {key}"
+        elif style == "bare":
+            api.http.headers["Authorization"] = key
+        elif style == "x-api-key":
+            api.http.headers["X-API-Key"] = key
+        else:
+            raise ValueError(style)
+        return api
 
     @classmethod
     def login(cls, base: str, email: str, password: str) -> Api:

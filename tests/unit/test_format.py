@@ -87,7 +87,11 @@ def test_brand_gives_distinct_kind_prefixes() -> None:
         prefixes.session_token,
         prefixes.app_client_id,
         prefixes.resource_server_client_id,
+        prefixes.user_key,
     ]
     assert len(set(kinds)) == len(kinds)
+    assert all(prefixes.is_ours(f"{kind}_anything") for kind in kinds)
+    assert not prefixes.is_ours("acmex_legacy-token-0123456789")
+    assert not prefixes.is_ours("acme")
     with pytest.raises(ValueError):
         fmt.KindPrefixes.from_brand("bad_brand")

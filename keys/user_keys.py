@@ -1,0 +1,291 @@
+"""Legacy user keys: imported from the old system, listed, revoked, replaced by API keys.
+
+They are never issued here. A legacy token has no format of ours (any printable string of
+20+ characters), so it is stored and found by its keyed hash alone. Replacing one mints an
+API key with the same scopes and team; the user key keeps working until it is revoked, so
+the integration can switch first.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import IO, Literal
+
+from sqlalchemy import select
+
+from keys import api_keys, directory
+from keys import format as fmt
+from keys.audit import Actor, Target, record
+from keys.base import DbSession, now_ms
+from keys.core import Core
+from keys.errors import FieldError, ValidationFailed
+from keys.models import Team, User, UserKey
+from keys.pagination import page
+from keys.validation import of_org, scopes_from_catalog
+
+COLUMNS = ("email", "name", "token", "created_at", "scopes")
+OPTIONAL_COLUMNS = ("team_id",)
+MIN_TOKEN_LENGTH = 20
+MAX_TOKEN_LENGTH = 512
+MAX_NAME_LENGTH = 100
+
+
+def label(key: UserKey) -> str:
+    return f"User key {key.prefix}…"
+
+
+def _target(key: UserKey) -> Target:
+    return Target(type="user_key", id=key.id, name=key.name, prefix=key.prefix)
+
+
+def status_of(key: UserKey) -> Literal["active", "revoked"]:
+    return "revoked" if key.revoked_at is not None else "active"
+
+
+def get(session: DbSession, org_id: int, key_id: int) -> UserKey:
+    """A user key of this org, or 404."""
+    return of_org(session, UserKey, org_id, key_id, "user key")
+
+
+def list_page(
+    session: DbSession,
+    org_id: int,
+    *,
+    owner_id: int | None = None,
+    status: str = "all",
+    limit: int,
+    cursor: int | None,
+) -> tuple[list[UserKey], int | None]:
+    stmt = select(UserKey).where(UserKey.org_id == org_id)
+    if owner_id is not None:
+        stmt = stmt.where(UserKey.user_id == owner_id)
+    if status == "active":
+        stmt = stmt.where(UserKey.revoked_at.is_(None))
+    elif status == "revoked":
+        stmt = stmt.where(UserKey.revoked_at.is_not(None))
+    return page(session, stmt, UserKey.id, limit, cursor)
+
+
+def revoke(session: DbSession, key: UserKey, actor: Actor) -> UserKey:
+    """Permanent: user keys are not issued any more, so there is no way back."""
+    if key.revoked_at is None:
+        key.revoked_at = now_ms()
+        record(session, org_id=key.org_id, verb="revoked", actor=actor, target=_target(key))
+    return key
+
+
+def replace(
+    session: DbSession,
+    core: Core,
+    key: UserKey,
+    actor: Actor,
+    created_by: int | None,
+    name: str | None = None,
+) -> api_keys.KeyWithSecret:
+    """An API key with the user key's scopes and team; the user key stays as it is."""
+    result = api_keys.create(
+        session,
+        core,
+        org_id=key.org_id,
+        actor=actor,
+        created_by=created_by,
+        name=name or f"Replaces {key.name}"[:MAX_NAME_LENGTH],
+        scopes=key.scope_list,
+        team_id=key.team_id,
+    )
+    key.replaced_by = result.key.id
+    record(
+        session,
+        org_id=key.org_id,
+        verb="replaced",
+        actor=actor,
+        target=_target(key),
+        details={"api_key_id": result.key.id, "api_key_prefix": result.key.prefix},
+    )
+    return result
+
+
+# -- import -----------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    already_imported: int = 0
+    members_created: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    line: int
+    email: str
+    name: str
+    token: str
+    created_at: int
+    scopes: str
+    team_id: int | None
+
+
+def read_csv(stream: IO[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) pairs of a CSV with a header line, which must name our columns."""
+    reader = csv.DictReader(stream)
+    header = [h.strip() for h in reader.fieldnames or []]
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise ValidationFailed.one(
+            "header", f"missing column(s) {', '.join(missing)}; expected {','.join(COLUMNS)}"
+        )
+    reader.fieldnames = header
+    for row in reader:
+        yield reader.line_num, {k: (v or "") for k, v in row.items() if k is not None}
+
+
+def _iso_ms(value: str) -> int:
+    moment = datetime.fromisoformat(value.strip())
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def _check_row(
+    session: DbSession, core: Core, org_id: int, line: int, raw: dict[str, str]
+) -> tuple[_Row | None, list[FieldError]]:
+    errors: list[FieldError] = []
+
+    def fail(column: str, message: str) -> None:
+        errors.append(FieldError(f"line {line}: {column}", message))
+
+    email = raw.get("email", "").strip().lower()
+    local, at, domain = email.rpartition("@")
+    if not (at and local and domain) or any(c.isspace() for c in email) or len(email) > 254:
+        fail("email", "must be an email address")
+    name = raw.get("name", "").strip()
+    if not 1 <= len(name) <= MAX_NAME_LENGTH:
+        fail("name", f"must be 1 to {MAX_NAME_LENGTH} characters")
+    token = raw.get("token", "")
+    if not MIN_TOKEN_LENGTH <= len(token) <= MAX_TOKEN_LENGTH or not token.isprintable():
+        fail("token", f"must be {MIN_TOKEN_LENGTH} to {MAX_TOKEN_LENGTH} printable characters")
+    elif core.prefixes.is_ours(token):
+        fail("token", "starts like a Latchkey credential; legacy tokens cannot")
+    created_at = 0
+    try:
+        created_at = _iso_ms(raw.get("created_at", ""))
+    except ValueError:
+        fail("created_at", "must be an ISO 8601 time, e.g. 2024-05-01T12:00:00Z")
+    scopes = ""
+    try:
+        scopes = scopes_from_catalog(raw.get("scopes", "").split(), core.scope_catalog)
+    except ValidationFailed as exc:
+        fail("scopes", exc.errors[0].message)
+    team_id: int | None = None
+    raw_team = raw.get("team_id", "").strip()
+    if raw_team:
+        numeric = raw_team.isascii() and raw_team.isdigit() and int(raw_team) < 2**31
+        team = session.get(Team, int(raw_team)) if numeric else None
+        if team is None or team.org_id != org_id:
+            fail("team_id", f"no team {raw_team} in organization {org_id}")
+        else:
+            team_id = team.id
+    if errors:
+        return None, errors
+    return _Row(line, email, name, token, created_at, scopes, team_id), []
+
+
+def import_rows(
+    session: DbSession,
+    core: Core,
+    *,
+    org_id: int,
+    rows: Iterable[tuple[int, dict[str, str]]],
+    actor: Actor,
+) -> ImportReport:
+    """Import every row, or none: all rows are checked before anything is written.
+
+    A token imported before into this org is skipped, so a rerun is harmless. Unknown emails
+    become members (role ``member``) without a password: they cannot log in until given one.
+    Only the token's keyed hash and last four characters are kept.
+    """
+    checked: list[_Row] = []
+    errors: list[FieldError] = []
+    seen: dict[str, int] = {}
+    for line, raw in rows:
+        row, row_errors = _check_row(session, core, org_id, line, raw)
+        errors.extend(row_errors)
+        if row is None:
+            continue
+        digest = core.hasher.digest(row.token)
+        if digest in seen:
+            errors.append(
+                FieldError(f"line {line}: token", f"the same token is on line {seen[digest]}")
+            )
+        seen[digest] = line
+        checked.append(row)
+    report = ImportReport()
+    plan: list[tuple[_Row, str, User | None]] = []
+    for row in checked:
+        digest = core.hasher.digest(row.token)
+        existing = session.scalar(select(UserKey).where(UserKey.token_hash == digest))
+        if existing is not None:
+            if existing.org_id != org_id:
+                errors.append(
+                    FieldError(
+                        f"line {row.line}: token", "is already imported for another organization"
+                    )
+                )
+            else:
+                report.already_imported += 1
+            continue
+        owner = session.scalar(select(User).where(User.email == row.email))
+        if owner is not None and owner.org_id != org_id:
+            errors.append(
+                FieldError(f"line {row.line}: email", "belongs to another organization's member")
+            )
+            continue
+        plan.append((row, digest, owner))
+    if errors:
+        raise ValidationFailed(
+            message=f"{len(errors)} problem(s) in the file; nothing was imported.",
+            errors=errors,
+        )
+    members: dict[str, User] = {}
+    for row, digest, owner in plan:
+        if owner is None:
+            owner = members.get(row.email)
+        if owner is None:
+            owner = directory.create_user(
+                session,
+                actor=actor,
+                org_id=org_id,
+                email=row.email,
+                name=row.name,
+                role="member",
+                password=None,
+            )
+            members[row.email] = owner
+            report.members_created.append(row.email)
+        key = UserKey(
+            org_id=org_id,
+            user_id=owner.id,
+            team_id=row.team_id,
+            name=row.name,
+            prefix=fmt.display_prefix(core.prefixes.user_key, fmt.new_public_id()),
+            hint=fmt.hint(row.token),
+            token_hash=digest,
+            scopes=row.scopes,
+            created_at=row.created_at,
+        )
+        session.add(key)
+        session.flush()
+        record(
+            session,
+            org_id=org_id,
+            verb="imported",
+            actor=actor,
+            target=_target(key),
+            details={"owner": owner.email, "hint": key.hint, "scopes": key.scope_list},
+        )
+        report.imported += 1
+    return report

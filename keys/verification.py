@@ -1,0 +1,181 @@
+"""The verification hot path for API keys and user keys.
+
+parse + checksum (no storage touched for garbage) → one indexed lookup by public id (or, for
+a legacy user key, by its keyed hash) that reads only the columns needed → constant-time HMAC
+compare → state checks. Nothing is written: usage is counted by :mod:`keys.usage`.
+
+There is no cache, so a revoke, delete, expiry or plan change is seen by the very next
+request in every process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import select
+
+from keys import client_secrets
+from keys import format as fmt
+from keys.base import DbSession, now_ms
+from keys.core import Core
+from keys.models import ApiKey, Org, UserKey
+from keys.user_keys import MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH
+
+KeyKind = Literal["api_key", "user_key"]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedKey:
+    """A live key: what introspection answers and what the management API acts on."""
+
+    kind: KeyKind
+    id: int
+    org_id: int
+    team_id: int | None
+    scopes: str
+    name: str
+    prefix: str
+    created_at: int
+    expires_at: int | None
+    subject: str
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        return frozenset(self.scopes.split())
+
+
+class KeyRejected(Exception):
+    """Why a presented key does not authenticate, in words that name it by its prefix only.
+
+    ``reason`` is one of ``malformed``, ``unknown``, ``mismatch``, ``revoked``, ``expired``,
+    ``plan``.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+_API_KEY_COLUMNS = (
+    ApiKey.id,
+    ApiKey.org_id,
+    ApiKey.team_id,
+    ApiKey.scopes,
+    ApiKey.name,
+    ApiKey.prefix,
+    ApiKey.created_at,
+    ApiKey.expires_at,
+    ApiKey.revoked_at,
+    ApiKey.secret_hash,
+    ApiKey.previous_secret_hash,
+    ApiKey.previous_secret_expires_at,
+    Org.api_access,
+)
+
+
+def verify_api_key(session: DbSession, core: Core, candidate: str) -> VerifiedKey:
+    """The live API key ``candidate`` is, or :class:`KeyRejected` saying why not."""
+    try:
+        parsed = fmt.parse(candidate, core.prefixes.api_key)
+    except fmt.MalformedCredential:
+        raise KeyRejected(
+            "malformed", "The API key is malformed (checksum or shape): check it was copied whole."
+        ) from None
+    shown = f"API key {parsed.display_prefix}…"
+    row = session.execute(
+        select(*_API_KEY_COLUMNS)
+        .join(Org, Org.id == ApiKey.org_id)
+        .where(ApiKey.public_id == parsed.public_id)
+    ).one_or_none()
+    if row is None:
+        raise KeyRejected("unknown", f"{shown} is unknown: it was deleted or never existed.")
+    if not client_secrets.matches(
+        core.hasher,
+        candidate,
+        row.secret_hash,
+        row.previous_secret_hash,
+        row.previous_secret_expires_at,
+    ):
+        raise KeyRejected(
+            "mismatch", f"{shown} has a wrong secret: it was rotated or mistyped; use the new key."
+        )
+    return _live("api_key", row, shown, "an admin can reactivate it", row.expires_at, str(row.id))
+
+
+def _live(
+    kind: KeyKind,
+    row: Any,
+    shown: str,
+    after_revoke: str,
+    expires_at: int | None,
+    subject: str,
+) -> VerifiedKey:
+    """The state checks every key passes, in the order a user can act on."""
+    if row.revoked_at is not None:
+        raise KeyRejected("revoked", f"{shown} is revoked; {after_revoke}.")
+    if expires_at is not None and expires_at <= now_ms():
+        raise KeyRejected("expired", f"{shown} expired at {_iso(expires_at)}.")
+    if not row.api_access:
+        raise KeyRejected(
+            "plan", f"{shown} belongs to an organization whose plan lacks API access."
+        )
+    return VerifiedKey(
+        kind=kind,
+        id=row.id,
+        org_id=row.org_id,
+        team_id=row.team_id,
+        scopes=row.scopes,
+        name=row.name,
+        prefix=row.prefix,
+        created_at=row.created_at,
+        expires_at=expires_at,
+        subject=subject,
+    )
+
+
+def verify_user_key(session: DbSession, core: Core, candidate: str) -> VerifiedKey:
+    """The live legacy user key ``candidate`` is, found by its keyed hash."""
+    if not (MIN_TOKEN_LENGTH <= len(candidate) <= MAX_TOKEN_LENGTH and candidate.isprintable()):
+        raise KeyRejected("malformed", "Not a user key.")
+    row = session.execute(
+        select(
+            UserKey.id,
+            UserKey.org_id,
+            UserKey.user_id,
+            UserKey.team_id,
+            UserKey.scopes,
+            UserKey.name,
+            UserKey.prefix,
+            UserKey.created_at,
+            UserKey.revoked_at,
+            Org.api_access,
+        )
+        .join(Org, Org.id == UserKey.org_id)
+        .where(UserKey.token_hash == core.hasher.digest(candidate))
+    ).one_or_none()
+    if row is None:
+        raise KeyRejected("unknown", "Unknown key.")
+    shown = f"User key {row.prefix}…"
+    return _live("user_key", row, shown, "replace it with an API key", None, str(row.user_id))
+
+
+def is_api_key(core: Core, candidate: str) -> bool:
+    """Whether ``candidate`` claims to be an API key (its kind prefix), well-formed or not."""
+    return candidate.partition("_")[0] == core.prefixes.api_key
+
+
+def verify(session: DbSession, core: Core, candidate: str) -> VerifiedKey:
+    """An API key by its kind prefix; a string with another of our kind prefixes is no key
+    (and costs no lookup); anything else may be a legacy user key."""
+    if is_api_key(core, candidate):
+        return verify_api_key(session, core, candidate)
+    if core.prefixes.is_ours(candidate):
+        raise KeyRejected("malformed", "Not an API key or user key.")
+    return verify_user_key(session, core, candidate)

@@ -1,0 +1,81 @@
+"""Unit-test fixtures: the credential core on a real (in-memory SQLite) database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
+
+from keys.audit import Actor
+from keys.base import Base
+from keys.core import Core
+from keys.format import KindPrefixes
+from keys.hashing import SecretHasher
+from keys.models import Org, Team, User
+
+CATALOG = frozenset(
+    {"people:read", "people:write", "leads:read", "leads:create", "keys:write", "keys:delete"}
+)
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    engine = create_engine(
+        "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _foreign_keys(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+    Base.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+@pytest.fixture
+def core() -> Core:
+    return Core(
+        hasher=SecretHasher(b"p" * 32),
+        prefixes=KindPrefixes.from_brand("lk"),
+        scope_catalog=CATALOG,
+    )
+
+
+@pytest.fixture
+def org(session: Session) -> Org:
+    org = Org(name="Acme", api_access=True)
+    session.add(org)
+    session.commit()
+    return org
+
+
+@pytest.fixture
+def team(session: Session, org: Org) -> Team:
+    team = Team(org_id=org.id, name="Research")
+    session.add(team)
+    session.commit()
+    return team
+
+
+@pytest.fixture
+def member(session: Session, org: Org) -> User:
+    user = User(org_id=org.id, email="ada@example.com", name="Ada", role="admin")
+    session.add(user)
+    session.commit()
+    return user
+
+
+@pytest.fixture
+def actor(member: User) -> Actor:
+    return Actor(type="user", id=str(member.id), label=member.email)
