@@ -9,10 +9,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import or_, select
+
 from keys.base import DbSession
 from keys.models import AuditEvent
+from keys.pagination import page
 
 TARGET_TYPES = ("api_key", "app", "user_key", "team", "org", "user", "resource_server", "session")
+VERBS = (
+    "created",
+    "updated",
+    "rotated",
+    "revoked",
+    "reactivated",
+    "deleted",
+    "imported",
+    "replaced",
+    "failed",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,3 +80,57 @@ def record(
     )
     session.add(event)
     return event
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """What the audit log is narrowed to. ``action`` matches exactly; ``actor`` is an email,
+    a key prefix or an id; ``target`` matches the start of the target's name or prefix, or
+    its id; ``since`` (inclusive) and ``until`` are ms."""
+
+    action: str | None = None
+    actor: str | None = None
+    target: str | None = None
+    since: int | None = None
+    until: int | None = None
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def events_page(
+    session: DbSession,
+    org_id: int,
+    where: EventFilter,
+    *,
+    limit: int,
+    cursor: int | None,
+    with_deployment_events: bool = False,
+) -> tuple[list[AuditEvent], int | None]:
+    """One page of an org's events, newest first. ``with_deployment_events`` adds the events
+    of no org (e.g. ``resource_server.created``), which platform admins see."""
+    visible = AuditEvent.org_id == org_id
+    if with_deployment_events:
+        visible = or_(visible, AuditEvent.org_id.is_(None))
+    stmt = select(AuditEvent).where(visible)
+    if where.action:
+        stmt = stmt.where(AuditEvent.action == where.action)
+    if where.actor:
+        stmt = stmt.where(
+            or_(AuditEvent.actor_label == where.actor, AuditEvent.actor_id == where.actor)
+        )
+    if where.target:
+        like = _like_prefix(where.target)
+        stmt = stmt.where(
+            or_(
+                AuditEvent.target_name.like(like, escape="\\"),
+                AuditEvent.target_prefix.like(like, escape="\\"),
+                AuditEvent.target_id == where.target,
+            )
+        )
+    if where.since is not None:
+        stmt = stmt.where(AuditEvent.at >= where.since)
+    if where.until is not None:
+        stmt = stmt.where(AuditEvent.at < where.until)
+    return page(session, stmt, AuditEvent.id, limit, cursor)

@@ -41,6 +41,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
+    from oauth_server.console.auth import init_login
+
+    init_login(app)
+
     from oauth_server.services import init_services
 
     init_services(app)
@@ -62,6 +66,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     app.add_url_rule("/openapi.json", "openapi_json", openapi_json)
     app.add_url_rule("/docs", "docs", docs_page)
+
+    from oauth_server.console import bp as console_bp
+    from oauth_server.console import register_views as register_console_views
+    from oauth_server.console.security import add_security_headers
+
+    register_console_views()
+    app.register_blueprint(console_bp)
+    app.after_request(add_security_headers)
 
     from oauth_server.cli import register_commands
 

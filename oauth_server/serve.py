@@ -44,10 +44,11 @@ def main(app: Flask) -> None:
         upgrade()
     bootstrap_admin(app)
     bind = os.environ.get("LATCHKEY_BIND", "127.0.0.1:5000")
+    issuer = app.config["LATCHKEY_ISSUER"]
     print(
-        f"\n  Latchkey is running: {app.config['LATCHKEY_ISSUER']}\n"
-        f"  Sign in: POST {app.config['LATCHKEY_ISSUER']}/api/sessions with email and password"
-        f"  (API docs: {app.config['LATCHKEY_ISSUER']}/docs)\n",
+        f"\n  Latchkey is running: {issuer}\n"
+        f"  Sign in to the console: {issuer}/login\n"
+        f"  API docs: {issuer}/docs\n",
         flush=True,
     )
     _Embedded(

@@ -134,7 +134,7 @@ def _console_member() -> Principal:
         raise NotAuthenticated(_SIGN_IN_FIRST)
     if request.method not in _SAFE_METHODS:
         csrf.protect()
-    member: User = current_user._get_current_object()
+    member: User = current_user.user  # oauth_server.console.auth.ConsoleUser
     return Principal(org_id=member.org_id, member=member)
 
 

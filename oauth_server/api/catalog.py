@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from flask import Response, current_app, render_template
-from sqlalchemy import or_, select
 
+from keys.audit import EventFilter, events_page
 from keys.models import AuditEvent
-from keys.pagination import page
 from oauth_server.api import bp
 from oauth_server.api.access import current
 from oauth_server.api.paging import next_link
@@ -82,30 +81,14 @@ def list_audit_events(query: AuditQuery) -> Response:
     target's name, prefix or id. Platform admins also see the deployment's own events
     (those of no org, e.g. ``resource_server.created``), which no org's log holds."""
     principal = current()
-    visible = AuditEvent.org_id == principal.org_id
-    if principal.user.is_platform_admin:
-        visible = or_(visible, AuditEvent.org_id.is_(None))
-    stmt = select(AuditEvent).where(visible)
-    if query.action:
-        stmt = stmt.where(AuditEvent.action == query.action)
-    if query.actor:
-        stmt = stmt.where(
-            or_(AuditEvent.actor_label == query.actor, AuditEvent.actor_id == query.actor)
-        )
-    if query.target:
-        like = query.target.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(
-            or_(
-                AuditEvent.target_name.like(like, escape="\\"),
-                AuditEvent.target_prefix.like(like, escape="\\"),
-                AuditEvent.target_id == query.target,
-            )
-        )
-    if query.since is not None:
-        stmt = stmt.where(AuditEvent.at >= query.since)
-    if query.until is not None:
-        stmt = stmt.where(AuditEvent.at < query.until)
-    items, cursor = page(db.session, stmt, AuditEvent.id, query.limit, query.cursor)
+    items, cursor = events_page(
+        db.session,
+        principal.org_id,
+        EventFilter(query.action, query.actor, query.target, query.since, query.until),
+        limit=query.limit,
+        cursor=query.cursor,
+        with_deployment_events=principal.user.is_platform_admin,
+    )
     return respond([audit_event_out(e) for e in items], headers=next_link(cursor))
 
 

@@ -50,7 +50,7 @@ def test_embedded_default_migrates_prints_password_once_and_serves(tmp_path: Pat
     proc = run()
     try:
         text = log.read_text()
-        assert f"http://127.0.0.1:{port}/api/sessions" in text
+        assert f"Sign in to the console: http://127.0.0.1:{port}/login" in text
         passwords = re.findall(r"Password:\s+(\S+)", text)
         assert len(passwords) == 1, text
         Api.login(f"http://127.0.0.1:{port}", "admin@localhost", passwords[0])

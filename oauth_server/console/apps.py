@@ -1,0 +1,232 @@
+"""The OAuth Apps tab: register, edit, rotate the secret, revoke, reactivate, delete.
+
+Every action that needs a confirmation has its own URL (``…/rotate``, ``…/revoke``, …): a
+GET renders the list with that dialog open, saying what breaks; the POST does it and returns
+to the list. The dialogs therefore work without JavaScript, and a reload never repeats a POST.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, url_for
+from werkzeug.wrappers import Response
+
+from keys import apps
+from keys.errors import Conflict, ValidationFailed
+from keys.models import OAuthApp, Team
+from oauth_server.console import bp, reveal
+from oauth_server.console.forms import AppForm, ConfirmForm, RotateForm, show_errors
+from oauth_server.console.guards import MANAGERS, actor, page, signed_in
+from oauth_server.console.listing import all_teams, list_query, pages, team_choices
+from oauth_server.extensions import db
+from oauth_server.services import services
+
+LIST = "console.apps"
+STATUSES = ("all", "active", "revoked")
+BASE = "/settings/api-access/apps"
+
+Page = str | tuple[str, int]
+
+
+def _app_form(teams: list[Team], app: OAuthApp | None = None) -> AppForm:
+    data: dict[str, Any] | None = None
+    if app is not None:
+        data = {
+            "name": app.name,
+            "team_id": "" if app.team_id is None else str(app.team_id),
+            "scopes": app.scope_list,
+            "token_ttl_seconds": app.token_ttl_seconds,
+            "token_format": app.token_format,
+        }
+    form = AppForm(data=data)
+    form.team_id.choices = team_choices(teams)
+    form.scopes.choices = [(s.name, s.name) for s in services().catalog.scopes]
+    return form
+
+
+def _render(
+    *, dialog: str | None = None, target: OAuthApp | None = None, status: int = 200, **forms: Any
+) -> Page:
+    """The app list (filtered, one page), with at most one dialog open."""
+    org_id = signed_in().org_id
+    query = list_query(STATUSES)
+    items, cursor = apps.list_page(
+        db.session,
+        org_id,
+        status=query.status,
+        team_id=query.team_id,
+        limit=query.limit,
+        cursor=query.cursor,
+    )
+    teams = all_teams(org_id)
+    if dialog is None:
+        forms["create_form"] = _app_form(teams)
+    html = render_template(
+        "console/apps.html",
+        apps=items,
+        query=query,
+        pages=pages(LIST, cursor),
+        teams=teams,
+        team_names={t.id: t.name for t in teams},
+        scope_groups=services().catalog.grouped(),
+        dialog=dialog,
+        target=target,
+        secret=reveal.pop() if dialog is None else None,
+        **forms,
+    )
+    return (html, status) if status != 200 else html
+
+
+def _get(app_id: int) -> OAuthApp:
+    return apps.get(db.session, signed_in().org_id, app_id)
+
+
+@bp.get(BASE, endpoint="apps")
+@page(MANAGERS, api_access=True)
+def list_apps() -> Page:
+    return _render()
+
+
+@bp.get(f"{BASE}/new")
+@page(MANAGERS, api_access=True)
+def new_app() -> Page:
+    return _render(dialog="create", create_form=_app_form(all_teams(signed_in().org_id)))
+
+
+@bp.post(BASE)
+@page(MANAGERS, api_access=True)
+def create_app() -> Page | Response:
+    user = signed_in()
+    form = _app_form(all_teams(user.org_id))
+    if form.validate_on_submit():
+        try:
+            result = apps.create(
+                db.session,
+                services().core,
+                org_id=user.org_id,
+                actor=actor(),
+                created_by=user.id,
+                name=form.name.data,
+                scopes=form.scopes.data,
+                team_id=form.team_value(),
+                token_ttl_seconds=form.token_ttl_seconds.data,
+                token_format=form.token_format.data,
+            )
+            db.session.commit()
+        except ValidationFailed as error:
+            db.session.rollback()
+            show_errors(form, error)
+        else:
+            reveal.stash(
+                reveal.OneTimeSecret(
+                    title="OAuth app registered",
+                    name=result.app.name,
+                    secret_label="Client secret",
+                    secret=result.client_secret,
+                    id_label="Client ID",
+                    id_value=result.app.client_id,
+                )
+            )
+            return redirect(url_for(LIST))
+    return _render(dialog="create", create_form=form, status=422)
+
+
+@bp.route(f"{BASE}/<id:app_id>/edit", methods=["GET", "POST"])
+@page(MANAGERS, api_access=True)
+def edit_app(app_id: int) -> Page | Response:
+    app = _get(app_id)
+    form = _app_form(all_teams(app.org_id), app)
+    if form.validate_on_submit():
+        changes = {
+            "name": form.name.data,
+            "scopes": form.scopes.data,
+            "team_id": form.team_value(),
+            "token_ttl_seconds": form.token_ttl_seconds.data,
+            "token_format": form.token_format.data,
+        }
+        try:
+            apps.update(db.session, services().core, app, actor(), changes)
+            db.session.commit()
+        except ValidationFailed as error:
+            db.session.rollback()
+            show_errors(form, error)
+        else:
+            flash(f"Saved “{app.name}”. New tokens follow the changes.", "success")
+            return redirect(url_for(LIST))
+    status = 422 if form.is_submitted() else 200
+    return _render(dialog="edit", target=app, edit_form=form, status=status)
+
+
+@bp.route(f"{BASE}/<id:app_id>/rotate", methods=["GET", "POST"])
+@page(MANAGERS, api_access=True)
+def rotate_app(app_id: int) -> Page | Response:
+    app = _get(app_id)
+    form = RotateForm()
+    if not form.validate_on_submit():
+        return _render(dialog="rotate", target=app, rotate_form=form)
+    try:
+        result = apps.rotate_secret(
+            db.session, services().core, app, actor(), int(form.grace_period_seconds.data)
+        )
+        db.session.commit()
+    except Conflict as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for(LIST))
+    reveal.stash(
+        reveal.OneTimeSecret(
+            title="Client secret rotated",
+            name=app.name,
+            secret_label="New client secret",
+            secret=result.client_secret,
+            id_label="Client ID",
+            id_value=app.client_id,
+        )
+    )
+    return redirect(url_for(LIST))
+
+
+@bp.route(f"{BASE}/<id:app_id>/revoke", methods=["GET", "POST"])
+@page(MANAGERS, api_access=True)
+def revoke_app(app_id: int) -> Page | Response:
+    app = _get(app_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return _render(dialog="revoke", target=app, confirm_form=form)
+    apps.revoke(db.session, app, actor())
+    db.session.commit()
+    flash(
+        f"Revoked “{app.name}”: it can no longer get tokens, and its tokens stopped working.",
+        "success",
+    )
+    return redirect(url_for(LIST))
+
+
+@bp.post(f"{BASE}/<id:app_id>/reactivate")
+@page(MANAGERS, api_access=True)
+def reactivate_app(app_id: int) -> Response:
+    app = _get(app_id)
+    if ConfirmForm().validate_on_submit():
+        apps.reactivate(db.session, app, actor())
+        db.session.commit()
+        flash(
+            f"Reactivated “{app.name}”: it can get new tokens; tokens from before the "
+            "revoke stay dead.",
+            "success",
+        )
+    return redirect(url_for(LIST))
+
+
+@bp.route(f"{BASE}/<id:app_id>/delete", methods=["GET", "POST"])
+@page(MANAGERS, api_access=True)
+def delete_app(app_id: int) -> Page | Response:
+    app = _get(app_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return _render(dialog="delete", target=app, confirm_form=form)
+    name = app.name
+    apps.delete(db.session, app, actor())
+    db.session.commit()
+    flash(f"Deleted “{name}”. Its audit events remain in the audit log.", "success")
+    return redirect(url_for(LIST))

@@ -1,0 +1,201 @@
+"""The console's forms (Flask-WTF: every POST carries a signed CSRF token).
+
+Field names match the services' field names (``name``, ``scopes``, ``team_id``, …), so a
+:class:`keys.errors.ValidationFailed` from a service lands next to the field it names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    EmailField,
+    Field,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
+
+from keys.errors import ValidationFailed
+from keys.models import ROLES
+from oauth_server.console.clock import end_of_day_ms, viewer_today
+
+ALL_TEAMS = ""
+
+#: Overlaps offered when rotating a secret (seconds → label); the API allows 0 - 30 days.
+OVERLAPS = [
+    ("0", "No overlap: the current secret stops working now"),
+    ("3600", "1 hour"),
+    ("86400", "1 day"),
+    ("604800", "7 days"),
+    ("2592000", "30 days"),
+]
+
+
+class LoginForm(FlaskForm):  # type: ignore[misc]
+    email = EmailField("Email", validators=[DataRequired("Enter your email."), Length(max=254)])
+    password = PasswordField(
+        "Password", validators=[DataRequired("Enter your password."), Length(max=1024)]
+    )
+
+
+class SignOutForm(FlaskForm):  # type: ignore[misc]
+    """Only the CSRF token."""
+
+
+class ConfirmForm(FlaskForm):  # type: ignore[misc]
+    """A confirmation: only the CSRF token, so no other site can make a member confirm."""
+
+
+class TeamScopeMixin:
+    team_id = SelectField("Team", choices=[(ALL_TEAMS, "All teams")], validate_choice=True)
+
+    def team_value(self) -> int | None:
+        value = self.team_id.data  # type: ignore[attr-defined]
+        return None if value in (None, ALL_TEAMS) else int(value)
+
+
+class AppForm(TeamScopeMixin, FlaskForm):  # type: ignore[misc]
+    """Register or edit an OAuth app."""
+
+    name = StringField(
+        "Name",
+        validators=[DataRequired("Give the app a name."), Length(max=100)],
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+    )
+    scopes = SelectMultipleField("Permissions", choices=[], validate_choice=True)
+    token_ttl_seconds = IntegerField(
+        "Access token lifetime (seconds)",
+        default=900,
+        validators=[
+            InputRequired("Enter a lifetime in seconds."),
+            NumberRange(60, 86400, "Between 60 (1 minute) and 86400 (24 hours)."),
+        ],
+    )
+    token_format = RadioField(
+        "Token format",
+        choices=[("opaque", "Opaque (default)"), ("jwt", "JWT (RFC 9068, signed)")],
+        default="opaque",
+    )
+
+    def validate_scopes(self, field: Field) -> None:
+        if not field.data:
+            raise ValidationError("Choose at least one permission.")
+
+
+EXPIRY_CHOICES = [("never", "Never expires"), ("date", "Expires at the end of a day")]
+
+
+class KeyForm(TeamScopeMixin, FlaskForm):  # type: ignore[misc]
+    """Create or edit an API key. Editing adds the choice to keep the current expiry."""
+
+    name = StringField(
+        "Name",
+        validators=[DataRequired("Give the key a name."), Length(max=100)],
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+    )
+    scopes = SelectMultipleField("Permissions", choices=[], validate_choice=True)
+    expiry = RadioField("Expiry", choices=EXPIRY_CHOICES, default="never")
+    expires_on = DateField("Last day the key works", validators=[Optional()], format="%Y-%m-%d")
+
+    def validate_scopes(self, field: Field) -> None:
+        if not field.data:
+            raise ValidationError("Choose at least one permission.")
+
+    def validate_expires_on(self, field: Field) -> None:
+        if self.expiry.data != "date":
+            return
+        if field.data is None:
+            raise ValidationError("Choose the last day the key works.")
+        if field.data < viewer_today():
+            raise ValidationError("Choose today or a later day.")
+
+    def expires_at(self) -> int | None:
+        """The chosen expiry in ms (None: never); only when ``expiry`` is not "keep"."""
+        if self.expiry.data == "date" and self.expires_on.data is not None:
+            return end_of_day_ms(self.expires_on.data)
+        return None
+
+
+class ReplaceForm(FlaskForm):  # type: ignore[misc]
+    name = StringField(
+        "Name of the new API key",
+        validators=[DataRequired("Give the key a name."), Length(max=100)],
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+    )
+
+
+class RotateForm(FlaskForm):  # type: ignore[misc]
+    grace_period_seconds = SelectField("Keep the current secret working for", choices=OVERLAPS)
+
+
+class TeamForm(FlaskForm):  # type: ignore[misc]
+    name = StringField(
+        "Team name",
+        validators=[DataRequired("Give the team a name."), Length(max=100)],
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+    )
+
+
+class MemberForm(FlaskForm):  # type: ignore[misc]
+    email = EmailField(
+        "Email",
+        validators=[
+            DataRequired("Enter the member's email."),
+            Length(max=254),
+        ],
+    )
+    name = StringField(
+        "Name",
+        validators=[DataRequired("Enter the member's name."), Length(max=100)],
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+    )
+    role = SelectField(
+        "Role",
+        choices=[
+            ("member", "Member: sees only their own user keys"),
+            ("developer", "Developer: API keys, OAuth apps, audit log"),
+            ("admin", "Admin: everything, including teams and members"),
+        ],
+        default="member",
+    )
+    password = PasswordField(
+        "Password (optional)",
+        validators=[Optional(), Length(min=12, max=1024, message="At least 12 characters.")],
+    )
+
+    def validate_email(self, field: Field) -> None:
+        # The API's rule (something@somewhere, no spaces), not a full RFC 5322 parser: the
+        # address only has to be one a member can type to sign in.
+        local, at, domain = (field.data or "").strip().rpartition("@")
+        if not at or not local or not domain or any(c.isspace() for c in field.data.strip()):
+            raise ValidationError("Enter an email address like ada@example.com.")
+
+    def validate_role(self, field: Field) -> None:
+        if field.data not in ROLES:
+            raise ValidationError("Choose a role.")
+
+
+def show_errors(form: FlaskForm, error: ValidationFailed) -> None:
+    """Put a service's field errors next to the form's fields; others above the form."""
+    for item in error.errors:
+        field: Any = getattr(form, item.field, None)
+        if isinstance(field, Field):
+            field.errors = [*field.errors, item.message]
+        else:
+            form.form_errors.append(f"{item.field}: {item.message}")
+    if not error.errors:
+        form.form_errors.append(error.message)

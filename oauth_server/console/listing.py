@@ -1,0 +1,80 @@
+"""Long lists: the filter and page parameters of a list page, and its teams.
+
+Filters arrive as query-string text from a GET form; anything unexpected falls back to the
+default instead of failing, since the worst a bad value can do is show the unfiltered list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import request, url_for
+
+from keys import directory
+from keys.models import Team
+from oauth_server.extensions import db
+
+PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+MAX_ID = 2**31 - 1
+
+
+def _int_arg(name: str, low: int, high: int) -> int | None:
+    raw = request.args.get(name, "")
+    if not raw.isdigit():
+        return None
+    value = int(raw)
+    return value if low <= value <= high else None
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    status: str
+    team_id: int | None
+    cursor: int | None
+    limit: int
+
+    @property
+    def filtered(self) -> bool:
+        return self.status != "all" or self.team_id is not None
+
+
+def list_query(statuses: tuple[str, ...], default: str = "all") -> ListQuery:
+    status = request.args.get("status", default)
+    return ListQuery(
+        status=status if status in statuses else default,
+        team_id=_int_arg("team_id", 1, MAX_ID),
+        cursor=_int_arg("cursor", 1, MAX_ID),
+        limit=_int_arg("limit", 1, MAX_PAGE_SIZE) or PAGE_SIZE,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Pages:
+    """Links of a keyset-paginated list: newest first, forward only, back to the start."""
+
+    next_url: str | None
+    first_url: str | None
+
+
+def pages(endpoint: str, next_cursor: int | None) -> Pages:
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "cursor" and v}
+    next_url = url_for(endpoint, **args, cursor=next_cursor) if next_cursor else None
+    first_url = url_for(endpoint, **args) if "cursor" in request.args else None
+    return Pages(next_url, first_url)
+
+
+def all_teams(org_id: int) -> list[Team]:
+    """Every team of the org, by name: for team pickers and the Team column."""
+    teams: list[Team] = []
+    cursor: int | None = None
+    while True:
+        batch, cursor = directory.list_teams(db.session, org_id, limit=200, cursor=cursor)
+        teams.extend(batch)
+        if cursor is None:
+            return sorted(teams, key=lambda t: t.name.lower())
+
+
+def team_choices(teams: list[Team]) -> list[tuple[str, str]]:
+    return [("", "All teams")] + [(str(t.id), t.name) for t in teams]

@@ -1,0 +1,169 @@
+"""API keys, legacy user keys and the docs' test token in a real browser."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import (
+    Member,
+    import_user_keys,
+    read_secret,
+    reload_until,
+    row_of,
+    screenshot,
+    sign_in,
+    unique,
+)
+from tests.live.oauth_calls import introspect
+from tests.live.server import LiveServer
+
+pytestmark = pytest.mark.browser
+
+
+def test_create_a_key_read_it_once_use_it_rotate_and_revoke(
+    page: Page,
+    server: LiveServer,
+    make_member: Callable[..., Member],
+    resource_server: dict[str, Any],
+) -> None:
+    member = make_member()
+    sign_in(page, member)
+    expect(page).to_have_url("/settings/api-access/keys")
+    expect(page.get_by_role("heading", name="No API keys yet")).to_be_visible()
+    screenshot(page, "keys-empty")
+
+    page.get_by_role("link", name="Create an API key").first.click()
+    dialog = page.get_by_role("dialog", name="Create an API key")
+    expect(dialog.locator("input[type=checkbox]:checked")).to_have_count(0)
+    expect(dialog.get_by_label("Never expires")).to_be_checked()
+    name = unique("Nightly export")
+    dialog.get_by_label("Name", exact=True).fill(name)
+    dialog.get_by_label("people:read").check()
+    dialog.get_by_label("Last day the key works").fill(
+        (date.today() + timedelta(days=3)).isoformat()
+    )
+    expect(dialog.get_by_label("Expires at the end of a day")).to_be_checked()
+    screenshot(page, "keys-create", dialog=True)
+    dialog.get_by_role("button", name="Create key").click()
+
+    screenshot(page, "keys-secret", dialog=True)  # still masked
+    key = read_secret(page, "API key created", "API key")
+    page.get_by_role("link", name="I have stored it").click()
+    (listed,) = [k for k in member.api.ok("GET", "/api/keys") if k["name"] == name]
+    assert key.startswith(listed["prefix"] + "_")
+    row = row_of(page, name)
+    expect(row).to_contain_text(listed["prefix"])
+    expect(row).to_contain_text("people:read")
+    expect(row.locator(".soon")).to_contain_text("expires within 7 days")
+    page.reload()
+    expect(page.get_by_role("dialog", name="API key created")).to_have_count(0)
+    assert key not in page.content()
+
+    answer = introspect(server, resource_server, key)
+    assert answer["active"] is True
+    assert answer["token_type"] == "api_key"
+    assert answer["key_prefix"] == listed["prefix"]
+    assert answer["org_id"] == member.org_id
+    reload_until(page, row.locator("td[data-label='Usage count']"), lambda text: text == "1")
+    expect(row.locator("td[data-label='Last used'] time")).to_be_visible()
+    screenshot(page, "keys")
+
+    row.get_by_role("link", name=re.compile("^Rotate")).click()
+    dialog = page.get_by_role("dialog", name=f"Rotate “{name}”?")
+    expect(dialog).to_contain_text("Every script that sends the current key")
+    dialog.get_by_label("Keep the current secret working for").select_option("0")
+    dialog.get_by_role("button", name="Rotate key").click()
+    rotated = read_secret(page, "API key rotated", "API key")
+    assert rotated != key and rotated.startswith(listed["prefix"] + "_")
+    assert introspect(server, resource_server, key) == {"active": False}
+    assert introspect(server, resource_server, rotated)["active"] is True
+    page.get_by_role("link", name="I have stored it").click()
+
+    row.get_by_role("link", name=re.compile("^Revoke")).click()
+    dialog = page.get_by_role("dialog", name=f"Revoke “{name}”?")
+    expect(dialog).to_contain_text("Every request made with this key fails from now on")
+    dialog.get_by_role("button", name="Revoke key").click()
+    expect(row).to_contain_text("Revoked")
+    assert introspect(server, resource_server, rotated) == {"active": False}
+
+    row.get_by_role("button", name=re.compile("^Reactivate")).click()
+    expect(row).to_contain_text("Active")
+    assert introspect(server, resource_server, rotated)["active"] is True
+
+
+def test_revoke_a_recently_used_user_key_through_the_warning(
+    page: Page,
+    server: LiveServer,
+    make_member: Callable[..., Member],
+    resource_server: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    admin = make_member()
+    token = f"legacy-{uuid.uuid4().hex}{uuid.uuid4().hex}"
+    owner = f"{unique('ops')}@example.com"
+    name = unique("Zap from 2019")
+    import_user_keys(
+        server, admin.org_id, [f"{owner},{name},{token},2019-05-01T12:00:00Z,people:read"], tmp_path
+    )
+    assert introspect(server, resource_server, token)["token_type"] == "user_key"
+
+    sign_in(page, admin)
+    page.get_by_role("link", name="User Keys").click()
+    row = row_of(page, name)
+    expect(row).to_contain_text(owner)
+    reload_until(page, row.locator("td[data-label='Last used']"), lambda text: text != "Never")
+    screenshot(page, "user-keys")
+
+    row.get_by_role("link", name=re.compile("^Revoke")).click()
+    dialog = page.get_by_role("dialog", name=f"Revoke “{name}”?")
+    expect(dialog.get_by_role("alert")).to_contain_text("the integration that uses it will break")
+    screenshot(page, "user-keys-revoke-warning", dialog=True)
+    dialog.get_by_role("link", name="Replace with an API key").click()
+
+    dialog = page.get_by_role("dialog", name=f"Replace “{name}” with an API key")
+    expect(dialog).to_contain_text("people:read")
+    dialog.get_by_role("button", name="Create API key").click()
+    replacement = read_secret(page, "API key created", "API key")
+    answer = introspect(server, resource_server, replacement)
+    assert answer["token_type"] == "api_key" and answer["scope"] == "people:read"
+    assert introspect(server, resource_server, token)["active"] is True  # until revoked
+    page.get_by_role("link", name="I have stored it").click()
+    expect(row).to_contain_text("Replaced by an API key")
+
+    row.get_by_role("link", name=re.compile("^Revoke")).click()
+    page.get_by_role("dialog", name=f"Revoke “{name}”?").get_by_role(
+        "button", name="Revoke anyway"
+    ).click()
+    expect(row).to_contain_text("Revoked")
+    assert introspect(server, resource_server, token) == {"active": False}
+
+
+def test_generate_test_token_on_the_docs_page(
+    page: Page,
+    server: LiveServer,
+    make_member: Callable[..., Member],
+    resource_server: dict[str, Any],
+) -> None:
+    sign_in(page, make_member(role="developer"))
+    page.get_by_role("link", name="Docs").click()
+    page.get_by_role("button", name="Generate test token").click()
+    screenshot(page, "docs-test-token", dialog=True)  # still masked
+    key = read_secret(page, "Test token", "API key")
+    answer = introspect(server, resource_server, key)
+    assert answer["active"] is True
+    assert all(scope.endswith(":read") for scope in answer["scope"].split())
+    page.reload()
+    expect(page).to_have_url("/docs")  # shown once: a reload is just the docs
+
+    page.get_by_role("link", name="API access").click()
+    row = row_of(page, "Docs playground (temp)")
+    expect(row).to_contain_text("temporary")
+    expect(row.locator(".soon")).to_be_visible()
