@@ -247,8 +247,14 @@ def record_failed_sign_in(session: DbSession, email: str, actor: Actor) -> None:
 
 
 def open_session(
-    session: DbSession, core: Core, user: User, actor: Actor, ttl_seconds: int
+    session: DbSession,
+    core: Core,
+    user: User,
+    actor: Actor,
+    ttl_seconds: int,
+    details: dict[str, Any] | None = None,
 ) -> NewSession:
+    """A session of ``user`` for ``ttl_seconds``; ``details`` go into its audit event."""
     new = fmt.generate(core.prefixes.session_token)
     row = ApiSession(
         public_id=new.public_id,
@@ -264,6 +270,7 @@ def open_session(
         verb="created",
         actor=actor,
         target=Target("session", row.id, user.email, new.display_prefix),
+        details=details,
     )
     return NewSession(row, new.plaintext)
 
@@ -285,7 +292,26 @@ def session_user(session: DbSession, core: Core, token: str) -> tuple[ApiSession
     return row, row.user
 
 
-def close_session(session: DbSession, row: ApiSession, actor: Actor) -> None:
+def live_session(session: DbSession, session_id: int, user_id: int) -> ApiSession | None:
+    """Session ``session_id`` of user ``user_id`` if it is neither signed out nor expired.
+
+    For callers that hold the row's id in a place only the server can write (the console's
+    signed cookie) rather than the session token itself.
+    """
+    row = session.get(ApiSession, session_id)
+    if (
+        row is None
+        or row.user_id != user_id
+        or row.revoked_at is not None
+        or row.expires_at <= now_ms()
+    ):
+        return None
+    return row
+
+
+def close_session(
+    session: DbSession, row: ApiSession, actor: Actor, details: dict[str, Any] | None = None
+) -> None:
     row.revoked_at = now_ms()
     record(
         session,
@@ -293,6 +319,7 @@ def close_session(session: DbSession, row: ApiSession, actor: Actor) -> None:
         verb="deleted",
         actor=actor,
         target=Target("session", row.id, row.user.email),
+        details=details,
     )
     # Sessions are short-lived; dropping the expired ones here keeps the table small.
     session.execute(

@@ -21,7 +21,7 @@ from keys import format as fmt
 from keys.audit import Actor, Target, record
 from keys.base import DbSession, now_ms
 from keys.core import Core
-from keys.errors import FieldError, ValidationFailed
+from keys.errors import FieldError, NotFound, ValidationFailed
 from keys.models import Team, User, UserKey
 from keys.pagination import page
 from keys.validation import of_org, scopes_from_catalog
@@ -45,9 +45,22 @@ def status_of(key: UserKey) -> Literal["active", "revoked"]:
     return "revoked" if key.revoked_at is not None else "active"
 
 
-def get(session: DbSession, org_id: int, key_id: int) -> UserKey:
-    """A user key of this org, or 404."""
-    return of_org(session, UserKey, org_id, key_id, "user key")
+#: Roles that see (and revoke) every user key of their org; anyone else sees only their own.
+SEES_ALL = frozenset({"admin", "developer"})
+
+
+def visible_owner(user: User) -> int | None:
+    """Whose user keys ``user`` may see and revoke: only their own (their id), unless their
+    role is admin or developer (None: everyone's in the org)."""
+    return None if user.role in SEES_ALL else user.id
+
+
+def get(session: DbSession, org_id: int, key_id: int, owner_id: int | None = None) -> UserKey:
+    """A user key of this org (and of ``owner_id``, when given), or 404."""
+    key = of_org(session, UserKey, org_id, key_id, "user key")
+    if owner_id is not None and key.user_id != owner_id:
+        raise NotFound(f"No user key {key_id} of yours.")
+    return key
 
 
 def list_page(
@@ -56,12 +69,16 @@ def list_page(
     *,
     owner_id: int | None = None,
     status: str = "all",
+    team_id: int | None = None,
     limit: int,
     cursor: int | None,
 ) -> tuple[list[UserKey], int | None]:
+    """Newest first; ``team_id`` keeps the keys bound to that team (not all-teams keys)."""
     stmt = select(UserKey).where(UserKey.org_id == org_id)
     if owner_id is not None:
         stmt = stmt.where(UserKey.user_id == owner_id)
+    if team_id is not None:
+        stmt = stmt.where(UserKey.team_id == team_id)
     if status == "active":
         stmt = stmt.where(UserKey.revoked_at.is_(None))
     elif status == "revoked":

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
 log = logging.getLogger("latchkey")
@@ -33,6 +34,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     app.config.update(config.load(app.instance_path, overrides))
     app.url_map.converters["id"] = RecordIdConverter
+    hops = app.config["LATCHKEY_PROXY_HOPS"]
+    if hops:
+        # Behind the TLS proxy every client has the proxy's address: trust exactly that many
+        # X-Forwarded-For / -Proto hops, so per-address limits and last-used addresses see
+        # the real client (and a client cannot forge its address past the proxy).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     db.init_app(app)
     migrate.init_app(
@@ -62,10 +69,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_views()
     app.register_blueprint(api_bp)
 
-    from oauth_server.api.catalog import docs_page, openapi_json
+    from oauth_server.api.catalog import openapi_json
 
     app.add_url_rule("/openapi.json", "openapi_json", openapi_json)
-    app.add_url_rule("/docs", "docs", docs_page)
 
     from oauth_server.console import bp as console_bp
     from oauth_server.console import register_views as register_console_views

@@ -101,6 +101,8 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "LATCHKEY_LOGIN_LIMIT": env.get("LATCHKEY_LOGIN_LIMIT") or "10 per 15 minutes",
+        "LATCHKEY_PROXY_HOPS": int(env.get("LATCHKEY_PROXY_HOPS") or 0),
+        "LATCHKEY_LOGIN_IP_LIMIT": env.get("LATCHKEY_LOGIN_IP_LIMIT") or "50 per 15 minutes",
         "LATCHKEY_CLIENT_AUTH_LIMIT": env.get("LATCHKEY_CLIENT_AUTH_LIMIT") or "20 per minute",
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,

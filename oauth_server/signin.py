@@ -1,13 +1,17 @@
 """Signing in with email and password, shared by ``POST /api/sessions`` and the console's
-``/login``: one lock per account, whichever door the guesses come through.
+``/login``: the same locks, whichever door the guesses come through.
 
 Ten failed attempts for one account within 15 minutes (``LATCHKEY_LOGIN_LIMIT``) lock it
-for the rest of the window.
+for the rest of the window. Fifty failures from one address (``LATCHKEY_LOGIN_IP_LIMIT``),
+whatever the accounts, lock that address: guessing one common password against many
+accounts never trips a per-account lock.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Literal
 
 from flask import current_app, request
 from limits import parse
@@ -20,9 +24,39 @@ from oauth_server import throttle
 from oauth_server.extensions import db
 
 LOGIN_LIMIT = "LATCHKEY_LOGIN_LIMIT"
+LOGIN_IP_LIMIT = "LATCHKEY_LOGIN_IP_LIMIT"
+
+
+@dataclass(frozen=True, slots=True)
+class Lock:
+    """Why sign-ins are refused for now, and for how many seconds."""
+
+    reason: Literal["account", "address"]
+    retry_after: int
+
+
+def _address_key() -> str:
+    # The issuer names the deployment: deployments that share one Redis count apart.
+    return f"{current_app.config['LATCHKEY_ISSUER']} ip:{request.remote_addr}"
+
+
+def lock(account: str) -> Lock | None:
+    """The lock that refuses a sign-in to ``account`` from this request's address, if any:
+    the address's lock first (it says nothing about the account), then the account's."""
+    address = throttle.check(LOGIN_IP_LIMIT, _address_key())
+    if address is not None:
+        return Lock("address", address.retry_after)
+    wait = account_locked_for(account)
+    return Lock("account", wait) if wait else None
 
 
 def locked_for(account: str) -> int:
+    """Seconds until a sign-in to ``account`` from here may be tried again (0: now)."""
+    found = lock(account)
+    return found.retry_after if found else 0
+
+
+def account_locked_for(account: str) -> int:
     """Seconds until ``account`` may try again (0: now).
 
     Two counts, either of which locks: the limiter's (shared through Redis when configured;
@@ -44,13 +78,14 @@ def locked_for(account: str) -> int:
 def check_password(account: str, password: str) -> User | None:
     """The member these credentials belong to, or None after counting the failure.
 
-    A failure is counted by the limiter and recorded as a ``session.failed`` audit event
-    (committed here: the attempt must count even though the request fails). The attempted
-    password is never recorded.
+    A failure is counted by the limiter, for the account and for the address, and recorded
+    as a ``session.failed`` audit event (committed here: the attempt must count even though
+    the request fails). The attempted password is never recorded.
     """
     user = directory.authenticate_password(db.session, account, password)
     if user is None:
         throttle.count_failure(LOGIN_LIMIT, account)
+        throttle.count_failure(LOGIN_IP_LIMIT, _address_key())
         directory.record_failed_sign_in(db.session, account, anonymous_actor())
         db.session.commit()
     return user

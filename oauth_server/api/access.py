@@ -134,8 +134,9 @@ def _console_member() -> Principal:
         raise NotAuthenticated(_SIGN_IN_FIRST)
     if request.method not in _SAFE_METHODS:
         csrf.protect()
-    member: User = current_user.user  # oauth_server.console.auth.ConsoleUser
-    return Principal(org_id=member.org_id, member=member)
+    # oauth_server.console.auth.ConsoleUser: the member and their console session's row
+    member: User = current_user.user
+    return Principal(org_id=member.org_id, member=member, session=current_user.api_session)
 
 
 def current() -> Principal:

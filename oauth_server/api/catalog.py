@@ -1,8 +1,9 @@
-"""``/api/scopes``, ``/api/audit-events``, and the API's own description."""
+"""``/api/scopes``, ``/api/audit-events``, and the API's own description (``/openapi.json``;
+the console's ``/docs`` lays it out)."""
 
 from __future__ import annotations
 
-from flask import Response, current_app, render_template
+from flask import Response
 
 from keys.audit import EventFilter, events_page
 from keys.models import AuditEvent
@@ -98,7 +99,3 @@ def openapi_json() -> Response:
     response = respond(doc)
     response.headers["Cache-Control"] = "public, max-age=60"
     return response
-
-
-def docs_page() -> str:
-    return render_template("docs.html", issuer=current_app.config["LATCHKEY_ISSUER"])

@@ -37,7 +37,7 @@ def create_session(body: SessionCreate) -> Response:
     if retry_after:
         return problem(
             429,
-            "Too many failed sign-ins for this account; wait and try again.",
+            "Too many failed sign-ins for this account or from this address; wait and try again.",
             code="rate-limited",
             headers={"Retry-After": str(retry_after)},
         )

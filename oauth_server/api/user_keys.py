@@ -9,7 +9,6 @@ from __future__ import annotations
 from flask import Response
 
 from keys import user_keys
-from keys.errors import NotFound
 from keys.models import UserKey
 from oauth_server.api import bp
 from oauth_server.api.access import current, require_api_access
@@ -29,19 +28,12 @@ from oauth_server.services import services
 TAG = "User keys (legacy)"
 
 
-def _own_only() -> int | None:
-    """Members see and revoke only their own user keys; admins and developers all."""
-    user = current().user
-    return user.id if user.role == "member" else None
-
-
 def _user_key(key_id: int) -> UserKey:
     require_api_access()
-    key = user_keys.get(db.session, current().org_id, key_id)
-    owner = _own_only()
-    if owner is not None and key.user_id != owner:
-        raise NotFound(f"No user key {key_id} of yours.")
-    return key
+    principal = current()
+    return user_keys.get(
+        db.session, principal.org_id, key_id, owner_id=user_keys.visible_owner(principal.user)
+    )
 
 
 @operation(
@@ -61,7 +53,7 @@ def list_user_keys(query: UserKeysQuery) -> Response:
     items, cursor = user_keys.list_page(
         db.session,
         current().org_id,
-        owner_id=_own_only(),
+        owner_id=user_keys.visible_owner(current().user),
         status=query.status,
         limit=query.limit,
         cursor=query.cursor,

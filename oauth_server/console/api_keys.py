@@ -1,8 +1,9 @@
 """The API Keys tab: create, edit, rotate with an overlap, revoke, reactivate, delete.
 
 Same shape as the OAuth Apps tab: each confirmation has its own URL (a GET renders the list
-with the dialog open and says what breaks; the POST acts and returns to the list), and a new
-key reaches the next page view once, through :mod:`oauth_server.console.reveal`.
+with the dialog open and says what breaks; the POST acts and returns to the list, through
+:mod:`oauth_server.console.actions`), and a new key reaches the next page view once, through
+:mod:`oauth_server.console.reveal`.
 """
 
 from __future__ import annotations
@@ -13,16 +14,10 @@ from flask import flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from keys import api_keys
-from keys.errors import Conflict, ValidationFailed
+from keys.errors import ValidationFailed
 from keys.models import ApiKey, Team
-from oauth_server.console import bp, reveal
-from oauth_server.console.forms import (
-    EXPIRY_CHOICES,
-    ConfirmForm,
-    KeyForm,
-    RotateForm,
-    show_errors,
-)
+from oauth_server.console import actions, bp, reveal
+from oauth_server.console.forms import EXPIRY_CHOICES, KeyForm, show_errors
 from oauth_server.console.guards import MANAGERS, actor, page, signed_in
 from oauth_server.console.listing import all_teams, list_query, pages, team_choices
 from oauth_server.extensions import db
@@ -50,12 +45,6 @@ def _key_form(teams: list[Team], key: ApiKey | None = None) -> KeyForm:
     if key is not None:
         form.expiry.choices = [("keep", "Keep as it is"), *EXPIRY_CHOICES]
     return form
-
-
-def one_time_key(title: str, key: ApiKey, plaintext: str) -> reveal.OneTimeSecret:
-    return reveal.OneTimeSecret(
-        title=title, name=key.name, secret_label="API key", secret=plaintext
-    )
 
 
 def _render(
@@ -131,7 +120,7 @@ def create_key() -> Page | Response:
             db.session.rollback()
             show_errors(form, error)
         else:
-            reveal.stash(one_time_key("API key created", result.key, result.plaintext))
+            reveal.stash(reveal.one_time_key("API key created", result.key, result.plaintext))
             return redirect(url_for(LIST))
     return _render(dialog="create", create_form=form, status=422)
 
@@ -166,58 +155,50 @@ def edit_key(key_id: int) -> Page | Response:
 @page(MANAGERS, api_access=True)
 def rotate_key(key_id: int) -> Page | Response:
     key = _get(key_id)
-    form = RotateForm()
-    if not form.validate_on_submit():
-        return _render(dialog="rotate", target=key, rotate_form=form)
-    try:
-        result = api_keys.rotate(
-            db.session, services().core, key, actor(), int(form.grace_period_seconds.data)
-        )
-        db.session.commit()
-    except Conflict as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return redirect(url_for(LIST))
-    reveal.stash(one_time_key("API key rotated", key, result.plaintext))
-    return redirect(url_for(LIST))
+
+    def rotate(grace_period_seconds: int) -> reveal.OneTimeSecret:
+        result = api_keys.rotate(db.session, services().core, key, actor(), grace_period_seconds)
+        return reveal.one_time_key("API key rotated", key, result.plaintext)
+
+    return actions.rotated(key, _render, LIST, rotate)
 
 
 @bp.route(f"{BASE}/<id:key_id>/revoke", methods=["GET", "POST"])
 @page(MANAGERS, api_access=True)
 def revoke_key(key_id: int) -> Page | Response:
     key = _get(key_id)
-    form = ConfirmForm()
-    if not form.validate_on_submit():
-        return _render(dialog="revoke", target=key, confirm_form=form)
-    api_keys.revoke(db.session, key, actor())
-    db.session.commit()
-    flash(f"Revoked “{key.name}”: requests with it fail from now on.", "success")
-    return redirect(url_for(LIST))
+    return actions.confirmed(
+        "revoke",
+        key,
+        _render,
+        LIST,
+        act=lambda: api_keys.revoke(db.session, key, actor()),
+        done=f"Revoked “{key.name}”: requests with it fail from now on.",
+    )
 
 
 @bp.post(f"{BASE}/<id:key_id>/reactivate")
 @page(MANAGERS, api_access=True)
 def reactivate_key(key_id: int) -> Response:
     key = _get(key_id)
-    if ConfirmForm().validate_on_submit():
-        api_keys.reactivate(db.session, key, actor())
-        db.session.commit()
+
+    def done() -> tuple[str, str]:
         if api_keys.status_of(key) == "expired":
-            flash(f"Reactivated “{key.name}”, but it has expired: edit its expiry.", "info")
-        else:
-            flash(f"Reactivated “{key.name}”: it works again.", "success")
-    return redirect(url_for(LIST))
+            return f"Reactivated “{key.name}”, but it has expired: edit its expiry.", "info"
+        return f"Reactivated “{key.name}”: it works again.", "success"
+
+    return actions.reactivated(LIST, lambda: api_keys.reactivate(db.session, key, actor()), done)
 
 
 @bp.route(f"{BASE}/<id:key_id>/delete", methods=["GET", "POST"])
 @page(MANAGERS, api_access=True)
 def delete_key(key_id: int) -> Page | Response:
     key = _get(key_id)
-    form = ConfirmForm()
-    if not form.validate_on_submit():
-        return _render(dialog="delete", target=key, confirm_form=form)
-    name = key.name
-    api_keys.delete(db.session, key, actor())
-    db.session.commit()
-    flash(f"Deleted “{name}”. Its audit events remain in the audit log.", "success")
-    return redirect(url_for(LIST))
+    return actions.confirmed(
+        "delete",
+        key,
+        _render,
+        LIST,
+        act=lambda: api_keys.delete(db.session, key, actor()),
+        done=f"Deleted “{key.name}”. Its audit events remain in the audit log.",
+    )

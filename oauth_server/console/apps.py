@@ -13,10 +13,10 @@ from flask import flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from keys import apps
-from keys.errors import Conflict, ValidationFailed
+from keys.errors import ValidationFailed
 from keys.models import OAuthApp, Team
-from oauth_server.console import bp, reveal
-from oauth_server.console.forms import AppForm, ConfirmForm, RotateForm, show_errors
+from oauth_server.console import actions, bp, reveal
+from oauth_server.console.forms import AppForm, show_errors
 from oauth_server.console.guards import MANAGERS, actor, page, signed_in
 from oauth_server.console.listing import all_teams, list_query, pages, team_choices
 from oauth_server.extensions import db
@@ -78,6 +78,17 @@ def _render(
     return (html, status) if status != 200 else html
 
 
+def _one_time_secret(title: str, label: str, result: apps.AppWithSecret) -> reveal.OneTimeSecret:
+    return reveal.OneTimeSecret(
+        title=title,
+        name=result.app.name,
+        secret_label=label,
+        secret=result.client_secret,
+        id_label="Client ID",
+        id_value=result.app.client_id,
+    )
+
+
 def _get(app_id: int) -> OAuthApp:
     return apps.get(db.session, signed_in().org_id, app_id)
 
@@ -118,16 +129,7 @@ def create_app() -> Page | Response:
             db.session.rollback()
             show_errors(form, error)
         else:
-            reveal.stash(
-                reveal.OneTimeSecret(
-                    title="OAuth app registered",
-                    name=result.app.name,
-                    secret_label="Client secret",
-                    secret=result.client_secret,
-                    id_label="Client ID",
-                    id_value=result.app.client_id,
-                )
-            )
+            reveal.stash(_one_time_secret("OAuth app registered", "Client secret", result))
             return redirect(url_for(LIST))
     return _render(dialog="create", create_form=form, status=422)
 
@@ -162,71 +164,49 @@ def edit_app(app_id: int) -> Page | Response:
 @page(MANAGERS, api_access=True)
 def rotate_app(app_id: int) -> Page | Response:
     app = _get(app_id)
-    form = RotateForm()
-    if not form.validate_on_submit():
-        return _render(dialog="rotate", target=app, rotate_form=form)
-    try:
-        result = apps.rotate_secret(
-            db.session, services().core, app, actor(), int(form.grace_period_seconds.data)
-        )
-        db.session.commit()
-    except Conflict as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return redirect(url_for(LIST))
-    reveal.stash(
-        reveal.OneTimeSecret(
-            title="Client secret rotated",
-            name=app.name,
-            secret_label="New client secret",
-            secret=result.client_secret,
-            id_label="Client ID",
-            id_value=app.client_id,
-        )
-    )
-    return redirect(url_for(LIST))
+
+    def rotate(grace_period_seconds: int) -> reveal.OneTimeSecret:
+        result = apps.rotate_secret(db.session, services().core, app, actor(), grace_period_seconds)
+        return _one_time_secret("Client secret rotated", "New client secret", result)
+
+    return actions.rotated(app, _render, LIST, rotate)
 
 
 @bp.route(f"{BASE}/<id:app_id>/revoke", methods=["GET", "POST"])
 @page(MANAGERS, api_access=True)
 def revoke_app(app_id: int) -> Page | Response:
     app = _get(app_id)
-    form = ConfirmForm()
-    if not form.validate_on_submit():
-        return _render(dialog="revoke", target=app, confirm_form=form)
-    apps.revoke(db.session, app, actor())
-    db.session.commit()
-    flash(
-        f"Revoked “{app.name}”: it can no longer get tokens, and its tokens stopped working.",
-        "success",
+    return actions.confirmed(
+        "revoke",
+        app,
+        _render,
+        LIST,
+        act=lambda: apps.revoke(db.session, app, actor()),
+        done=f"Revoked “{app.name}”: it can no longer get tokens, and its tokens stopped working.",
     )
-    return redirect(url_for(LIST))
 
 
 @bp.post(f"{BASE}/<id:app_id>/reactivate")
 @page(MANAGERS, api_access=True)
 def reactivate_app(app_id: int) -> Response:
     app = _get(app_id)
-    if ConfirmForm().validate_on_submit():
-        apps.reactivate(db.session, app, actor())
-        db.session.commit()
-        flash(
-            f"Reactivated “{app.name}”: it can get new tokens; tokens from before the "
-            "revoke stay dead.",
-            "success",
-        )
-    return redirect(url_for(LIST))
+    done = (
+        f"Reactivated “{app.name}”: it can get new tokens; tokens from before the revoke stay dead."
+    )
+    return actions.reactivated(
+        LIST, lambda: apps.reactivate(db.session, app, actor()), lambda: (done, "success")
+    )
 
 
 @bp.route(f"{BASE}/<id:app_id>/delete", methods=["GET", "POST"])
 @page(MANAGERS, api_access=True)
 def delete_app(app_id: int) -> Page | Response:
     app = _get(app_id)
-    form = ConfirmForm()
-    if not form.validate_on_submit():
-        return _render(dialog="delete", target=app, confirm_form=form)
-    name = app.name
-    apps.delete(db.session, app, actor())
-    db.session.commit()
-    flash(f"Deleted “{name}”. Its audit events remain in the audit log.", "success")
-    return redirect(url_for(LIST))
+    return actions.confirmed(
+        "delete",
+        app,
+        _render,
+        LIST,
+        act=lambda: apps.delete(db.session, app, actor()),
+        done=f"Deleted “{app.name}”. Its audit events remain in the audit log.",
+    )

@@ -82,7 +82,7 @@ def _main_nav() -> list[tuple[str, str, frozenset[str]]]:
         ("API access", url_for("console.api_access"), EVERYONE),
         ("Teams", url_for("console.teams"), MANAGERS),
         ("Members", url_for("console.members"), ADMINS),
-        ("Docs", url_for("docs"), EVERYONE),
+        ("Docs", url_for("console.docs"), EVERYONE),
     ]
 
 

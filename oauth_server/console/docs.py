@@ -1,7 +1,10 @@
-"""The Docs page's "Generate test token": a temporary API key for trying the API.
+"""``/docs``: the management API, laid out from ``/openapi.json``, and its "Generate test
+token".
 
-The key is made by :func:`keys.api_keys.create_temporary` (named "Docs playground (temp)",
-the catalog's read scopes, one hour) and shown once on the docs page, like any new key.
+The page is public, like ``/openapi.json``: it holds no data. Signed out it shows the API
+only; admins and developers of an org with API access also get "Generate test token", a
+temporary API key made by :func:`keys.api_keys.create_temporary` (named "Docs playground
+(temp)", the catalog's read scopes, one hour) and shown once, like any new key.
 """
 
 from __future__ import annotations
@@ -11,11 +14,21 @@ from werkzeug.wrappers import Response
 
 from keys import api_keys
 from oauth_server.console import bp, reveal
-from oauth_server.console.api_keys import one_time_key
 from oauth_server.console.forms import ConfirmForm
 from oauth_server.console.guards import MANAGERS, actor, page, signed_in
 from oauth_server.extensions import db
 from oauth_server.services import services
+
+
+def _render(secret: reveal.OneTimeSecret | None = None) -> str:
+    return render_template(
+        "console/docs.html", issuer=current_app.config["LATCHKEY_ISSUER"], secret=secret
+    )
+
+
+@bp.get("/docs")
+def docs() -> str:
+    return _render()
 
 
 @bp.post("/docs/test-token")
@@ -27,7 +40,7 @@ def create_test_token() -> Response:
             db.session, services().core, org_id=user.org_id, actor=actor(), created_by=user.id
         )
         db.session.commit()
-        reveal.stash(one_time_key("Test token", result.key, result.plaintext))
+        reveal.stash(reveal.one_time_key("Test token", result.key, result.plaintext))
     return redirect(url_for("console.test_token"))
 
 
@@ -37,5 +50,5 @@ def test_token() -> Response | str:
     """The docs with the new test token over them, once; afterwards just the docs."""
     secret = reveal.pop()
     if secret is None:
-        return redirect(url_for("docs"))
-    return render_template("docs.html", issuer=current_app.config["LATCHKEY_ISSUER"], secret=secret)
+        return redirect(url_for("console.docs"))
+    return _render(secret)

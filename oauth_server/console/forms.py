@@ -46,9 +46,16 @@ OVERLAPS = [
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]
-    email = EmailField("Email", validators=[DataRequired("Enter your email."), Length(max=254)])
+    # ``autocomplete`` lets password managers fill in the member's own account.
+    email = EmailField(
+        "Email",
+        validators=[DataRequired("Enter your email."), Length(max=254)],
+        render_kw={"autocomplete": "username"},
+    )
     password = PasswordField(
-        "Password", validators=[DataRequired("Enter your password."), Length(max=1024)]
+        "Password",
+        validators=[DataRequired("Enter your password."), Length(max=1024)],
+        render_kw={"autocomplete": "current-password"},
     )
 
 
@@ -157,6 +164,9 @@ class MemberForm(FlaskForm):  # type: ignore[misc]
             DataRequired("Enter the member's email."),
             Length(max=254),
         ],
+        # Someone else's address and a new password: a password manager must neither fill
+        # in the admin's own login here nor offer to save it as the admin's.
+        render_kw={"autocomplete": "off"},
     )
     name = StringField(
         "Name",
@@ -175,6 +185,7 @@ class MemberForm(FlaskForm):  # type: ignore[misc]
     password = PasswordField(
         "Password (optional)",
         validators=[Optional(), Length(min=12, max=1024, message="At least 12 characters.")],
+        render_kw={"autocomplete": "new-password"},
     )
 
     def validate_email(self, field: Field) -> None:

@@ -58,8 +58,24 @@ class Pages:
     first_url: str | None
 
 
+#: The list pages' own filters, the only query parameters their page links carry on. Anything
+#: else in the query string stays out of ``url_for``, where names like ``endpoint``,
+#: ``_method`` or ``_external`` are not query parameters but instructions.
+FILTERS = (
+    "status",
+    "team_id",
+    "limit",
+    "tz_offset",
+    "action",
+    "actor",
+    "target",
+    "since",
+    "until",
+)
+
+
 def pages(endpoint: str, next_cursor: int | None) -> Pages:
-    args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "cursor" and v}
+    args: dict[str, Any] = {k: request.args[k] for k in FILTERS if request.args.get(k)}
     next_url = url_for(endpoint, **args, cursor=next_cursor) if next_cursor else None
     first_url = url_for(endpoint, **args) if "cursor" in request.args else None
     return Pages(next_url, first_url)

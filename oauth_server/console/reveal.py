@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import session
 
 from keys.base import now_ms
+from keys.models import ApiKey
 from oauth_server.console.guards import signed_in
 from oauth_server.services import services
 
@@ -37,6 +38,11 @@ class OneTimeSecret:
     id_label: str | None = None
     id_value: str | None = None
     at: int = 0
+
+
+def one_time_key(title: str, key: ApiKey, plaintext: str) -> OneTimeSecret:
+    """A new API key's secret, for the dialog titled ``title``."""
+    return OneTimeSecret(title=title, name=key.name, secret_label="API key", secret=plaintext)
 
 
 def _aead() -> AESGCM:

@@ -1,5 +1,6 @@
 """Security headers: every response may load only Latchkey's own scripts, styles and images,
-may not be framed, and leaks no URL to other sites.
+may not be framed, and leaks no URL to other sites; behind an ``https://`` issuer, browsers
+are told to use nothing but HTTPS.
 
 The console has no inline script or style at all, so the policy needs no ``'unsafe-inline'``
 and no nonces; a page that tried to load anything from elsewhere would simply be refused.
@@ -7,7 +8,7 @@ and no nonces; a page that tried to load anything from elsewhere would simply be
 
 from __future__ import annotations
 
-from flask import Response, request
+from flask import Response, current_app, request
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (
@@ -29,13 +30,20 @@ HEADERS = {
     "X-Frame-Options": "DENY",
 }
 
+#: One year. Sent only when the public URL is HTTPS: over a plain-HTTP issuer (loopback,
+#: development) browsers ignore it anyway, and it must never pin a host that has no TLS.
+STRICT_TRANSPORT_SECURITY = "max-age=31536000"
+
 
 def add_security_headers(response: Response) -> Response:
     """``after_request`` hook for the whole app: headers a view set itself win."""
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
+    if current_app.config["LATCHKEY_ISSUER"].startswith("https://"):
+        response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
     if request.blueprint == "console":
-        # Pages show members, credentials and once a secret: never keep them in any cache,
-        # so neither the back button nor a shared proxy can show them again.
+        # Pages show members, credentials and once a secret (the docs, too: a test token):
+        # never keep them in any cache, so neither the back button nor a shared proxy can
+        # show them again.
         response.headers["Cache-Control"] = "no-store"
     return response

@@ -14,11 +14,10 @@ from werkzeug.wrappers import Response
 
 from keys import user_keys
 from keys.base import now_ms
-from keys.errors import NotFound, ValidationFailed
+from keys.errors import ValidationFailed
 from keys.models import UserKey
-from oauth_server.console import bp, reveal
-from oauth_server.console.api_keys import one_time_key
-from oauth_server.console.forms import ConfirmForm, ReplaceForm, show_errors
+from oauth_server.console import actions, bp, reveal
+from oauth_server.console.forms import ReplaceForm, show_errors
 from oauth_server.console.guards import EVERYONE, MANAGERS, actor, page, signed_in
 from oauth_server.console.listing import all_teams, list_query, pages
 from oauth_server.extensions import db
@@ -32,18 +31,9 @@ RECENT_MS = 30 * 24 * 3600 * 1000
 Page = str | tuple[str, int]
 
 
-def _own_only() -> int | None:
-    """Members see and revoke only their own user keys; admins and developers all."""
-    user = signed_in()
-    return user.id if user.role not in MANAGERS else None
-
-
 def _get(key_id: int) -> UserKey:
-    key = user_keys.get(db.session, signed_in().org_id, key_id)
-    owner = _own_only()
-    if owner is not None and key.user_id != owner:
-        raise NotFound(f"No user key {key_id} of yours.")
-    return key
+    user = signed_in()
+    return user_keys.get(db.session, user.org_id, key_id, owner_id=user_keys.visible_owner(user))
 
 
 def recently_used(key: UserKey) -> bool:
@@ -53,23 +43,27 @@ def recently_used(key: UserKey) -> bool:
 def _render(
     *, dialog: str | None = None, target: UserKey | None = None, status: int = 200, **forms: Any
 ) -> Page:
-    org_id = signed_in().org_id
+    user = signed_in()
+    owner_id = user_keys.visible_owner(user)
     query = list_query(STATUSES)
     items, cursor = user_keys.list_page(
         db.session,
-        org_id,
-        owner_id=_own_only(),
+        user.org_id,
+        owner_id=owner_id,
         status=query.status,
+        team_id=query.team_id,
         limit=query.limit,
         cursor=query.cursor,
     )
+    teams = all_teams(user.org_id)
     html = render_template(
         "console/user_keys.html",
         keys=items,
-        own_only=_own_only() is not None,
+        own_only=owner_id is not None,
         query=query,
         pages=pages(LIST, cursor),
-        team_names={t.id: t.name for t in all_teams(org_id)},
+        teams=teams,
+        team_names={t.id: t.name for t in teams},
         dialog=dialog,
         target=target,
         recently_used=recently_used,
@@ -89,13 +83,14 @@ def list_user_keys() -> Page:
 @page(EVERYONE, api_access=True)
 def revoke_user_key(key_id: int) -> Page | Response:
     key = _get(key_id)
-    form = ConfirmForm()
-    if not form.validate_on_submit():
-        return _render(dialog="revoke", target=key, confirm_form=form)
-    user_keys.revoke(db.session, key, actor())
-    db.session.commit()
-    flash(f"Revoked “{key.name}” for good: requests with it fail from now on.", "success")
-    return redirect(url_for(LIST))
+    return actions.confirmed(
+        "revoke",
+        key,
+        _render,
+        LIST,
+        act=lambda: user_keys.revoke(db.session, key, actor()),
+        done=f"Revoked “{key.name}” for good: requests with it fail from now on.",
+    )
 
 
 @bp.route(f"{BASE}/<id:key_id>/replace", methods=["GET", "POST"])
@@ -118,7 +113,7 @@ def replace_user_key(key_id: int) -> Page | Response:
             db.session.rollback()
             show_errors(form, error)
         else:
-            reveal.stash(one_time_key("API key created", result.key, result.plaintext))
+            reveal.stash(reveal.one_time_key("API key created", result.key, result.plaintext))
             flash(
                 f"Created API key “{result.key.name}” with the permissions and team of "
                 f"“{key.name}”. Put it in place, then revoke the user key.",

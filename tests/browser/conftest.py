@@ -9,6 +9,7 @@ a missing browser must fail loudly rather than pass silently.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -159,9 +160,14 @@ def sign_in(page: Page, member: Member) -> None:
     page.wait_for_url(lambda url: "/login" not in url)
 
 
-def screenshot(page: Page, name: str, *, dialog: bool = False) -> None:
-    """Save the page for review into ``SCREENSHOTS``. A page
+def screenshot(page: Page, name: str, *, shows: Locator, dialog: bool = False) -> None:
+    """Save the page for review into ``SCREENSHOTS``, once it ``shows`` what the picture is
+    of (the dialog or heading the last action led to) and the console's script has run
+    (dialogs modal, times local): a click that navigates returns before the next page is
+    there, and a picture taken then shows the old page, or half of the new one. A page
     with a dialog open is taken as the screen shows it: a modal's backdrop covers only that."""
+    expect(shows).to_be_visible()
+    page.wait_for_load_state("load")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=not dialog)
 
@@ -173,9 +179,27 @@ def read_secret(page: Page, title: str, label: str) -> str:
     expect(dialog).to_contain_text("will not be shown again")
     field = dialog.get_by_label(label, exact=True)
     expect(field).to_have_attribute("type", "password")  # masked until revealed
-    dialog.get_by_role("button", name="Reveal").click()
+    reveal = dialog.get_by_role("button", name="Reveal")
+    expect(reveal).not_to_have_attribute("aria-pressed", re.compile(".*"))  # the label says it
+    reveal.click()
     expect(field).to_have_attribute("type", "text")
+    expect(dialog.get_by_role("button", name="Hide")).to_be_visible()
     return field.input_value()
+
+
+def assert_cells_beside_their_labels(row: Locator) -> None:
+    """On a narrow screen a table row is a card whose lines are its cells: the label, and
+    beside it (not dropped under it) the cell's whole value."""
+    misplaced = row.evaluate(
+        """row => Array.from(row.cells).filter(td => {
+            if (!td.textContent.trim()) return false;
+            if (td.children.length !== 1) return true;
+            const value = td.children[0].getBoundingClientRect();
+            const box = td.getBoundingClientRect();
+            return value.left < box.left + 60 || value.top > box.top + 8;
+        }).map(td => td.dataset.label)"""
+    )
+    assert not misplaced, f"values not beside their labels: {misplaced}"
 
 
 def row_of(page: Page, name: str) -> Locator:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -14,6 +15,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import (
     Member,
+    assert_cells_beside_their_labels,
     import_user_keys,
     read_secret,
     reload_until,
@@ -37,8 +39,7 @@ def test_create_a_key_read_it_once_use_it_rotate_and_revoke(
     member = make_member()
     sign_in(page, member)
     expect(page).to_have_url("/settings/api-access/keys")
-    expect(page.get_by_role("heading", name="No API keys yet")).to_be_visible()
-    screenshot(page, "keys-empty")
+    screenshot(page, "keys-empty", shows=page.get_by_role("heading", name="No API keys yet"))
 
     page.get_by_role("link", name="Create an API key").first.click()
     dialog = page.get_by_role("dialog", name="Create an API key")
@@ -51,10 +52,11 @@ def test_create_a_key_read_it_once_use_it_rotate_and_revoke(
         (date.today() + timedelta(days=3)).isoformat()
     )
     expect(dialog.get_by_label("Expires at the end of a day")).to_be_checked()
-    screenshot(page, "keys-create", dialog=True)
+    screenshot(page, "keys-create", shows=dialog, dialog=True)
     dialog.get_by_role("button", name="Create key").click()
 
-    screenshot(page, "keys-secret", dialog=True)  # still masked
+    created = page.get_by_role("dialog", name="API key created")
+    screenshot(page, "keys-secret", shows=created, dialog=True)  # still masked
     key = read_secret(page, "API key created", "API key")
     page.get_by_role("link", name="I have stored it").click()
     (listed,) = [k for k in member.api.ok("GET", "/api/keys") if k["name"] == name]
@@ -74,7 +76,7 @@ def test_create_a_key_read_it_once_use_it_rotate_and_revoke(
     assert answer["org_id"] == member.org_id
     reload_until(page, row.locator("td[data-label='Usage count']"), lambda text: text == "1")
     expect(row.locator("td[data-label='Last used'] time")).to_be_visible()
-    screenshot(page, "keys")
+    screenshot(page, "keys", shows=row)
 
     row.get_by_role("link", name=re.compile("^Rotate")).click()
     dialog = page.get_by_role("dialog", name=f"Rotate “{name}”?")
@@ -120,12 +122,12 @@ def test_revoke_a_recently_used_user_key_through_the_warning(
     row = row_of(page, name)
     expect(row).to_contain_text(owner)
     reload_until(page, row.locator("td[data-label='Last used']"), lambda text: text != "Never")
-    screenshot(page, "user-keys")
+    screenshot(page, "user-keys", shows=row)
 
     row.get_by_role("link", name=re.compile("^Revoke")).click()
     dialog = page.get_by_role("dialog", name=f"Revoke “{name}”?")
     expect(dialog.get_by_role("alert")).to_contain_text("the integration that uses it will break")
-    screenshot(page, "user-keys-revoke-warning", dialog=True)
+    screenshot(page, "user-keys-revoke-warning", shows=dialog, dialog=True)
     dialog.get_by_role("link", name="Replace with an API key").click()
 
     dialog = page.get_by_role("dialog", name=f"Replace “{name}” with an API key")
@@ -155,7 +157,8 @@ def test_generate_test_token_on_the_docs_page(
     sign_in(page, make_member(role="developer"))
     page.get_by_role("link", name="Docs").click()
     page.get_by_role("button", name="Generate test token").click()
-    screenshot(page, "docs-test-token", dialog=True)  # still masked
+    shown = page.get_by_role("dialog", name="Test token")
+    screenshot(page, "docs-test-token", shows=shown, dialog=True)  # still masked
     key = read_secret(page, "Test token", "API key")
     answer = introspect(server, resource_server, key)
     assert answer["active"] is True
@@ -167,3 +170,26 @@ def test_generate_test_token_on_the_docs_page(
     row = row_of(page, "Docs playground (temp)")
     expect(row).to_contain_text("temporary")
     expect(row.locator(".soon")).to_be_visible()
+
+
+def test_keys_on_a_narrow_screen(phone: Page, make_member: Callable[..., Member]) -> None:
+    member = make_member()
+    team = member.api.ok("POST", "/api/teams", 201, json={"name": "Support"})
+    member.api.ok(
+        "POST",
+        "/api/keys",
+        201,
+        json={
+            "name": "Nightly export",
+            "scopes": ["people:read", "leads:read", "interviews:read"],
+            "team_id": team["id"],
+            "expires_at": int((time.time() + 3 * 86400) * 1000),
+        },
+    )
+    sign_in(phone, member)
+    row = row_of(phone, "Nightly export")
+    expect(row).to_be_visible()
+    overflow = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page is {overflow}px wider than the screen"
+    assert_cells_beside_their_labels(row)  # the prefix's hint stays beside "Prefix"
+    screenshot(phone, "keys-narrow", shows=row)

@@ -11,7 +11,15 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Member, read_secret, row_of, screenshot, sign_in, unique
+from tests.browser.conftest import (
+    Member,
+    assert_cells_beside_their_labels,
+    read_secret,
+    row_of,
+    screenshot,
+    sign_in,
+    unique,
+)
 from tests.live.oauth_calls import introspect, issue
 from tests.live.server import LiveServer
 
@@ -37,8 +45,7 @@ def test_register_an_app_read_its_secret_once_and_get_a_token(
     member = make_member()
     sign_in(page, member)
     page.get_by_role("link", name="OAuth Apps").click()
-    expect(page.get_by_role("heading", name="No OAuth apps yet")).to_be_visible()
-    screenshot(page, "apps-empty")
+    screenshot(page, "apps-empty", shows=page.get_by_role("heading", name="No OAuth apps yet"))
 
     page.get_by_role("link", name="Register an app").first.click()
     dialog = page.get_by_role("dialog", name="Register an OAuth app")
@@ -51,16 +58,20 @@ def test_register_an_app_read_its_secret_once_and_get_a_token(
     dialog.get_by_label("Name", exact=True).fill(name)
     dialog.get_by_label("people:read").check()
     dialog.get_by_label("leads:read").check()
-    screenshot(page, "apps-create", dialog=True)
+    screenshot(page, "apps-create", shows=dialog, dialog=True)
     dialog.get_by_role("button", name="Register app").click()
 
-    screenshot(page, "apps-secret", dialog=True)  # still masked: no secret in the picture
-    secret = read_secret(page, "OAuth app registered", "Client secret")
     done = page.get_by_role("dialog", name="OAuth app registered")
+    screenshot(page, "apps-secret", shows=done, dialog=True)  # masked: no secret in the picture
+    secret = read_secret(page, "OAuth app registered", "Client secret")
     client_id = done.get_by_label("Client ID").input_value()
     assert client_id.startswith("lkci_") and secret.startswith("lkcs_")
-    done.get_by_role("button", name="Copy").last.click()
-    expect(done.get_by_text("Copied to the clipboard.")).to_be_visible()
+    # Two Copy buttons, each named for what it copies.
+    done.get_by_role("button", name="Copy Client ID", exact=True).click()
+    expect(done.locator("#one-time-id-status")).to_have_text("Copied to the clipboard.")
+    assert page.evaluate("navigator.clipboard.readText()") == client_id
+    done.get_by_role("button", name="Copy client secret", exact=True).click()
+    expect(done.locator("#one-time-secret-status")).to_have_text("Copied to the clipboard.")
     assert page.evaluate("navigator.clipboard.readText()") == secret
 
     done.get_by_role("link", name="I have stored it").click()
@@ -69,7 +80,7 @@ def test_register_an_app_read_its_secret_once_and_get_a_token(
     expect(row).to_contain_text("people:read")
     expect(row).to_contain_text("All teams")
     expect(row).to_contain_text("Active")
-    screenshot(page, "apps")
+    screenshot(page, "apps", shows=row)
 
     page.reload()
     expect(page.get_by_role("dialog", name="OAuth app registered")).to_have_count(0)
@@ -106,7 +117,7 @@ def test_rotate_revoke_reactivate_and_delete_with_confirmations(
     dialog = page.get_by_role("dialog", name=f"Rotate the secret of “{name}”?")
     expect(dialog).to_contain_text("invalid_client")
     dialog.get_by_label("Keep the current secret working for").select_option("0")
-    screenshot(page, "apps-rotate", dialog=True)
+    screenshot(page, "apps-rotate", shows=dialog, dialog=True)
     dialog.get_by_role("button", name="Rotate secret").click()
     new_secret = read_secret(page, "Client secret rotated", "New client secret")
     assert new_secret != app["client_secret"]
@@ -119,7 +130,7 @@ def test_rotate_revoke_reactivate_and_delete_with_confirmations(
     row_of(page, name).get_by_role("link", name=re.compile("^Revoke")).click()
     dialog = page.get_by_role("dialog", name=f"Revoke “{name}”?")
     expect(dialog).to_contain_text("every access token it holds stops working at once")
-    screenshot(page, "apps-revoke", dialog=True)
+    screenshot(page, "apps-revoke", shows=dialog, dialog=True)
     dialog.get_by_role("button", name="Revoke app").click()
     expect(page.get_by_role("status")).to_contain_text(f"Revoked “{name}”")
     expect(row_of(page, name)).to_contain_text("Revoked")
@@ -167,7 +178,7 @@ def test_create_dialog_by_keyboard_with_errors_next_to_fields(
     expect(dialog.locator("#scopes-error")).to_have_text("Choose at least one permission.")
     expect(dialog.locator("#token_ttl_seconds-error")).to_contain_text("Between 60")
     expect(dialog.get_by_label("Name", exact=True)).to_be_focused()
-    screenshot(page, "apps-create-errors", dialog=True)
+    screenshot(page, "apps-create-errors", shows=dialog, dialog=True)
 
 
 def test_apps_on_a_narrow_screen(phone: Page, make_member: Callable[..., Member]) -> None:
@@ -181,7 +192,9 @@ def test_apps_on_a_narrow_screen(phone: Page, make_member: Callable[..., Member]
         )
     sign_in(phone, member)
     phone.get_by_role("link", name="OAuth Apps").click()
-    expect(row_of(phone, "Support desk")).to_be_visible()
+    row = row_of(phone, "Support desk")
+    expect(row).to_be_visible()
     overflow = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page is {overflow}px wider than the screen"
-    screenshot(phone, "apps-narrow")
+    assert_cells_beside_their_labels(row)
+    screenshot(phone, "apps-narrow", shows=row)

@@ -18,8 +18,7 @@ def test_sign_in_through_the_form_then_sign_out(
     member = make_member()
     page.goto("/settings/api-access")
     expect(page).to_have_url("/login?next=%2Fsettings%2Fapi-access")
-    expect(page.get_by_role("heading", name="Sign in to Latchkey")).to_be_visible()
-    screenshot(page, "login")
+    screenshot(page, "login", shows=page.get_by_role("heading", name="Sign in to Latchkey"))
 
     page.get_by_label("Email").fill(member.email)
     page.get_by_label("Password").fill("not the password")
@@ -43,10 +42,9 @@ def test_org_without_api_access_sees_upgrade_required(
 ) -> None:
     member = make_member(api_access=False)
     sign_in(page, member)
-    expect(page.get_by_role("heading", name="Upgrade required")).to_be_visible()
     expect(page.get_by_text("does not include API access")).to_be_visible()
     expect(page.get_by_role("link", name="Create an API key")).to_have_count(0)
-    screenshot(page, "upgrade-required")
+    screenshot(page, "upgrade-required", shows=page.get_by_role("heading", name="Upgrade required"))
 
     # Teams manage no credential: still open.
     page.get_by_role("link", name="Teams").click()

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.live.server import ADMIN_PASSWORD, ROOT, Api, LiveServer
+from tests.live.server import ADMIN_EMAIL, ADMIN_PASSWORD, REDIS_URL, ROOT, Api, LiveServer
 
 pytestmark = pytest.mark.live
 
@@ -249,11 +249,31 @@ def test_login_locks_after_repeated_failures(
     assert r.status_code == 429
 
 
-def test_next_never_leads_off_site(server: LiveServer, person: Callable[..., Person]) -> None:
+@pytest.mark.parametrize(
+    "next_",
+    [
+        "//evil.example/phish",
+        "/%09/evil.example/phish",  # a tab: browsers drop it, and read //evil.example
+        "/%0a/evil.example/phish",  # a newline (it was a 500: no header may hold one)
+        "/%0d%0aSet-Cookie:%20x=y",
+        "/%5C/evil.example/phish",  # /\/evil.example
+        "/%5Cevil.example",
+        "https://evil.example/settings/api-access",
+        "https:/evil.example",
+        "javascript:alert(1)",
+        "/%20/evil.example",
+        "/no-such-page",
+        "/api/keys",  # this site, but not a console page
+        "/settings/api-access/keys/1/reactivate",  # a console route, but POST only
+    ],
+)
+def test_next_never_leads_off_site(
+    server: LiveServer, person: Callable[..., Person], next_: str
+) -> None:
     someone = person()
     console = Console(server.url)
     r = console.post(
-        "/login?next=//evil.example/phish",
+        f"/login?next={next_}",
         {"email": someone.email, "password": ADMIN_PASSWORD},
         form_page="/login",
     )
@@ -261,7 +281,195 @@ def test_next_never_leads_off_site(server: LiveServer, person: Callable[..., Per
     assert r.headers["Location"] == "/settings/api-access"
 
 
+def test_next_leads_to_the_console_page_asked_for(
+    server: LiveServer, person: Callable[..., Person]
+) -> None:
+    someone = person()
+    console = Console(server.url)
+    login_page = console.get("/settings/api-access/apps?status=revoked").headers["Location"]
+    assert login_page.startswith("/login?next=")
+    r = console.post(
+        login_page, {"email": someone.email, "password": ADMIN_PASSWORD}, form_page="/login"
+    )
+    assert r.status_code == 302
+    assert r.headers["Location"] == "/settings/api-access/apps?status=revoked"
+
+
+def test_failed_sign_ins_from_one_address_lock_it_for_every_account(
+    server_factory: Callable[..., LiveServer],
+) -> None:
+    # Redis even on SQLite: both workers must see the same count for the test to be exact.
+    live = server_factory(LATCHKEY_LOGIN_IP_LIMIT="4 per 15 minutes", REDIS_URL=REDIS_URL)
+    console = Console(live.url)
+
+    def api_sign_in(email: str, password: str) -> requests.Response:
+        return requests.post(
+            f"{live.url}/api/sessions", json={"email": email, "password": password}, timeout=10
+        )
+
+    # Four guesses, each at another account, through either door: no account lock trips.
+    for door in ("api", "console", "api", "console"):
+        email = f"nobody-{uuid.uuid4().hex[:8]}@example.com"
+        if door == "api":
+            assert api_sign_in(email, "guess").status_code == 401
+        else:
+            assert console.login(email, "guess").status_code == 422
+    # Now even the right password of an account never guessed at is refused from here.
+    locked = api_sign_in(ADMIN_EMAIL, ADMIN_PASSWORD)
+    assert locked.status_code == 429
+    assert locked.headers["Content-Type"] == "application/problem+json"
+    assert 0 < int(locked.headers["Retry-After"]) <= 900
+    assert "token" not in locked.json()
+    r = console.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+    assert r.status_code == 429
+    assert 0 < int(r.headers["Retry-After"]) <= 900
+    assert "Too many failed sign-ins from your network address" in text_of(r.text, "main")
+    assert console.get("/settings/api-access").headers["Location"].startswith("/login")
+
+
 # -- roles and plans ------------------------------------------------------------------------
+
+
+def import_user_keys(
+    server: LiveServer,
+    org_id: int,
+    rows: list[tuple[str, str]],
+    workdir: Path,
+    team_ids: list[int | None] | None = None,
+) -> None:
+    """Import a user key per (owner email, key name), as an operator would."""
+    csv = workdir / f"keys-{uuid.uuid4().hex[:8]}.csv"
+    teams = team_ids or [None] * len(rows)
+    lines = ["email,name,token,created_at,scopes,team_id"] + [
+        f"{email},{name},legacy-{uuid.uuid4().hex},2020-01-01T00:00:00Z,people:read,{team or ''}"
+        for (email, name), team in zip(rows, teams, strict=True)
+    ]
+    csv.write_text("\n".join(lines) + "\n")
+    command = ["flask", "--app", "app", "import-user-keys", "--org", str(org_id), str(csv)]
+    subprocess.run(
+        [sys.executable, "-m", *command],
+        cwd=ROOT,
+        env=server.env,
+        check=True,
+        capture_output=True,
+    )
+
+
+#: Every console page a member opens by GET, and what each role gets: roles by pages.
+#: 302s are the redirects to where the role starts (or the docs, with no test token to show).
+PAGES: dict[str, tuple[int, int, int]] = {
+    #                                    admin developer member
+    "/": (302, 302, 302),
+    "/login": (302, 302, 302),
+    "/logout": (200, 200, 200),
+    "/settings/api-access": (302, 302, 302),
+    "/settings/api-access/keys": (200, 200, 403),
+    "/settings/api-access/keys/new": (200, 200, 403),
+    "/settings/api-access/apps": (200, 200, 403),
+    "/settings/api-access/apps/new": (200, 200, 403),
+    "/settings/api-access/user-keys": (200, 200, 200),
+    "/settings/api-access/audit": (200, 200, 403),
+    "/settings/teams": (200, 200, 403),
+    "/settings/members": (200, 403, 403),
+    "/settings/members/new": (200, 403, 403),
+    "/docs": (200, 200, 200),
+    "/docs/test-token": (302, 302, 403),
+}
+ROLES = ("admin", "developer", "member")
+
+
+@pytest.fixture(scope="module", params=ROLES)
+def role_console(request: pytest.FixtureRequest, server: LiveServer) -> tuple[str, Console]:
+    """A signed-in console of each role, in an org of its own (one per role and backend:
+    the matrix only reads)."""
+    role = str(request.param)
+    platform = Api.login(server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+    org = platform.ok(
+        "POST", "/api/orgs", 201, json={"name": f"Org-{uuid.uuid4().hex[:8]}", "api_access": True}
+    )
+    email = f"{role}-{uuid.uuid4().hex[:10]}@example.com"
+    platform.ok(
+        "POST",
+        "/api/users",
+        201,
+        json={
+            "email": email,
+            "name": role.title(),
+            "role": role,
+            "org_id": org["id"],
+            "password": ADMIN_PASSWORD,
+        },
+    )
+    console = Console(server.url)
+    assert console.login(email, ADMIN_PASSWORD).status_code == 302
+    return role, console
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_role_and_page_matrix(role_console: tuple[str, Console], path: str) -> None:
+    role, console = role_console
+    expected = PAGES[path][ROLES.index(role)]
+    r = console.get(path)
+    assert r.status_code == expected, f"{role} {path}: {r.status_code}"
+    if expected == 403:
+        assert "Your role does not allow this page" in text_of(r.text, "main")
+
+
+def test_another_orgs_records_are_not_found(
+    server: LiveServer, person: Callable[..., Person], tmp_path: Path
+) -> None:
+    owner = person()
+    key = owner.api.ok("POST", "/api/keys", 201, json={"name": "Theirs", "scopes": ["people:read"]})
+    app = owner.api.ok("POST", "/api/apps", 201, json={"name": "Theirs", "scopes": ["people:read"]})
+    team = owner.api.ok("POST", "/api/teams", 201, json={"name": "Theirs"})
+    import_user_keys(server, owner.org_id, [(owner.email, "Theirs")], tmp_path)
+    (user_key,) = owner.api.ok("GET", "/api/user-keys")
+    keys = f"/settings/api-access/keys/{key['id']}"
+    apps = f"/settings/api-access/apps/{app['id']}"
+    user_keys = f"/settings/api-access/user-keys/{user_key['id']}"
+    pages = [
+        *(f"{keys}/{action}" for action in ("edit", "rotate", "revoke", "delete")),
+        *(f"{apps}/{action}" for action in ("edit", "rotate", "revoke", "delete")),
+        f"{user_keys}/revoke",
+        f"{user_keys}/replace",
+        f"/settings/teams/{team['id']}/delete",
+    ]
+    console = person().console(server)  # an admin of another org
+    for path in pages:
+        assert console.get(path).status_code == 404, path
+    form = {"name": "Mine now", "scopes": "people:read", "grace_period_seconds": "0"}
+    for path in [*pages, f"{keys}/reactivate", f"{apps}/reactivate"]:
+        r = console.post(path, form, form_page="/settings/api-access/keys")
+        assert r.status_code == 404, path
+        assert "in this organization" in text_of(r.text, "main")
+    # Nothing of theirs changed.
+    assert owner.api.ok("GET", f"/api/keys/{key['id']}")["status"] == "active"
+    assert owner.api.ok("GET", f"/api/keys/{key['id']}")["name"] == "Theirs"
+    assert owner.api.ok("GET", f"/api/apps/{app['id']}")["status"] == "active"
+    assert [t["name"] for t in owner.api.ok("GET", "/api/teams")] == ["Theirs"]
+    assert [k["status"] for k in owner.api.ok("GET", "/api/user-keys")] == ["active"]
+    assert len(owner.api.ok("GET", "/api/keys?status=all")) == 1  # no replacement was made
+
+
+def test_the_user_keys_tab_filters_by_team(
+    server: LiveServer, person: Callable[..., Person], tmp_path: Path
+) -> None:
+    admin = person()
+    team = admin.api.ok("POST", "/api/teams", 201, json={"name": "Support"})
+    import_user_keys(
+        server,
+        admin.org_id,
+        [(admin.email, "Bound"), (admin.email, "Everywhere")],
+        tmp_path,
+        team_ids=[team["id"], None],
+    )
+    console = admin.console(server)
+    every = console.get("/settings/api-access/user-keys")
+    assert re.findall(r"<strong>(\w+)</strong>", every.text) == ["Everywhere", "Bound"]
+    assert 'id="filter-team"' in every.text
+    bound = console.get(f"/settings/api-access/user-keys?team_id={team['id']}")
+    assert re.findall(r"<strong>(\w+)</strong>", bound.text) == ["Bound"]
+    assert "Clear filters" in bound.text
 
 
 def test_a_developer_cannot_see_members(server: LiveServer, person: Callable[..., Person]) -> None:
@@ -280,20 +488,7 @@ def test_a_member_sees_no_apps_and_only_their_own_user_keys(
     member = person(role="member")
     other = f"other-{uuid.uuid4().hex[:8]}@example.com"
     mine, theirs = f"mine-{uuid.uuid4().hex[:6]}", f"theirs-{uuid.uuid4().hex[:6]}"
-    csv = tmp_path / "keys.csv"
-    csv.write_text(
-        "email,name,token,created_at,scopes\n"
-        f"{member.email},{mine},legacy-{uuid.uuid4().hex},2020-01-01T00:00:00Z,people:read\n"
-        f"{other},{theirs},legacy-{uuid.uuid4().hex},2020-01-01T00:00:00Z,people:read\n"
-    )
-    command = ["flask", "--app", "app", "import-user-keys", "--org", str(member.org_id), str(csv)]
-    subprocess.run(
-        [sys.executable, "-m", *command],
-        cwd=ROOT,
-        env=server.env,
-        check=True,
-        capture_output=True,
-    )
+    import_user_keys(server, member.org_id, [(member.email, mine), (other, theirs)], tmp_path)
     console = member.console(server)
     landing = console.get("/settings/api-access")
     assert landing.headers["Location"] == "/settings/api-access/user-keys"
@@ -376,11 +571,110 @@ def test_security_headers_and_cookie_flags(
         assert r.headers["X-Content-Type-Options"] == "nosniff"
         assert r.headers["Referrer-Policy"] == "no-referrer"
         assert r.headers["X-Frame-Options"] == "DENY"
+        assert r.headers["Cache-Control"] == "no-store"
+        assert "Strict-Transport-Security" not in r.headers  # the issuer is plain HTTP
         assert "<script>" not in r.text and " style=" not in r.text
+    # Password managers fill the member's own account here.
+    login = console.get("/login").text
+    assert attrs_of(login, "email")["autocomplete"] == "username"
+    assert attrs_of(login, "password")["autocomplete"] == "current-password"
     r = console.login(someone.email, ADMIN_PASSWORD)
     cookie = r.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Secure" not in cookie  # the test issuer is plain http://127.0.0.1
+    # ... and never the admin's own account into someone else's.
+    new_member = console.get("/settings/members/new").text
+    assert attrs_of(new_member, "email")["autocomplete"] == "off"
+    assert attrs_of(new_member, "password")["autocomplete"] == "new-password"
+
+
+def test_strict_transport_security_behind_an_https_issuer(
+    server_factory: Callable[..., LiveServer],
+) -> None:
+    live = server_factory(LATCHKEY_ISSUER="https://latchkey.example.com")
+    for path in ("/login", "/docs", "/openapi.json", "/.well-known/oauth-authorization-server"):
+        r = requests.get(live.url + path, timeout=10, allow_redirects=False)
+        assert r.headers["Strict-Transport-Security"] == "max-age=31536000", path
+
+
+def test_a_copied_cookie_is_refused_after_sign_out(
+    server: LiveServer, person: Callable[..., Person]
+) -> None:
+    someone = person()
+    console = someone.console(server)
+    copied = console.http.cookies["session"]
+
+    def replay(path: str) -> requests.Response:
+        """The copied cookie, sent by someone else who holds it."""
+        return requests.get(
+            server.url + path,
+            headers={"Cookie": f"session={copied}"},
+            timeout=10,
+            allow_redirects=False,
+        )
+
+    assert replay("/settings/api-access/keys").status_code == 200
+    assert replay("/api/keys").status_code == 200
+    r = console.post("/logout", {}, form_page="/settings/api-access/keys")
+    assert r.status_code == 302 and r.headers["Location"] == "/login"
+
+    page = replay("/settings/api-access/keys")
+    assert page.status_code == 302
+    assert page.headers["Location"].startswith("/login")
+    api = replay("/api/keys")
+    assert api.status_code == 401
+    assert api.headers["Content-Type"] == "application/problem+json"
+    # The sign-in and the sign-out are both in the audit log, with the console named.
+    events = someone.api.ok("GET", "/api/audit-events", params={"actor": someone.email})
+    console_sessions = [e["action"] for e in events if e["details"].get("via") == "console"]
+    assert console_sessions == ["session.deleted", "session.created"]
+
+
+def test_page_links_carry_only_the_lists_own_filters(
+    server: LiveServer, person: Callable[..., Person]
+) -> None:
+    someone = person()
+    for name in ("First", "Second"):
+        someone.api.ok("POST", "/api/apps", 201, json={"name": name, "scopes": ["people:read"]})
+    console = someone.console(server)
+    # Names that url_for would take as instructions (an endpoint, a method, an absolute URL,
+    # an anchor) rather than query parameters: they were a 500, or reflected.
+    noise = "endpoint=x&_method=POST&_external=1&_scheme=https&_anchor=frag&values=1"
+    r = console.get(f"/settings/api-access/apps?limit=1&status=active&cursor=99999&{noise}")
+    assert r.status_code == 200
+    links = re.findall(r'<nav class="pager".*?</nav>', r.text, re.S)
+    assert links, "no pager"
+    hrefs = re.findall(r'href="([^"]+)"', links[0])
+    assert (
+        sorted(h.replace("&amp;", "&").split("?")[0] for h in hrefs)
+        == ["/settings/api-access/apps"] * 2
+    )
+    for href in hrefs:
+        query = href.split("?", 1)[1].replace("&amp;", "&") if "?" in href else ""
+        names = {pair.split("=")[0] for pair in query.split("&") if pair}
+        assert names <= {"limit", "status", "cursor"}, href
+        assert "limit=1" in query and "status=active" in query, href
+
+    audit = console.get(f"/settings/api-access/audit?cursor=99999&action=app.created&{noise}")
+    assert audit.status_code == 200
+    first = re.search(r'href="([^"]+)">First page', audit.text)
+    assert first and first.group(1) == "/settings/api-access/audit?action=app.created"
+
+
+def test_the_docs_are_public_and_offer_a_test_token_to_managers(
+    server: LiveServer, person: Callable[..., Person]
+) -> None:
+    anonymous = requests.get(server.url + "/docs", timeout=10)
+    assert anonymous.status_code == 200
+    assert 'data-spec="/openapi.json"' in anonymous.text
+    assert "Generate test token" not in anonymous.text
+    assert 'href="/login"' in anonymous.text  # signed out: the bar offers to sign in
+    developer = person(role="developer").console(server).get("/docs")
+    assert developer.status_code == 200 and "Generate test token" in developer.text
+    member = person(role="member").console(server).get("/docs")
+    assert member.status_code == 200 and "Generate test token" not in member.text
+    unpaid = person(api_access=False).console(server).get("/docs")
+    assert unpaid.status_code == 200 and "Generate test token" not in unpaid.text
 
 
 def test_long_lists_are_paginated_and_filtered(

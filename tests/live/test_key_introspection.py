@@ -358,3 +358,16 @@ def test_usage_counts_survive_a_graceful_restart(
     [user_key] = api.ok("GET", "/api/user-keys")
     assert user_key["usage_count"] == 3
     assert user_key["last_used_ip"] == "127.0.0.1" and user_key["last_used_at"] is not None
+
+
+@pytest.mark.parametrize("hops", ["0", "1"])
+def test_last_used_address_trusts_forwarded_for_only_behind_a_declared_proxy(
+    server_factory: Callable[..., LiveServer], hops: str
+) -> None:
+    live = server_factory(LATCHKEY_PROXY_HOPS=hops)
+    admin = Api.login(live.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+    key = admin.ok("POST", "/api/keys", 201, json={"name": "Proxied", "scopes": ["keys:write"]})
+    caller = Api.with_key(live.url, key["key"], style="x-api-key")
+    caller.ok("GET", "/api/keys", headers={"X-Forwarded-For": "203.0.113.7"})
+    seen = poll_key(admin, key["id"], lambda k: k["usage_count"] >= 1)
+    assert seen["last_used_ip"] == ("203.0.113.7" if hops == "1" else "127.0.0.1")

@@ -71,13 +71,14 @@
   // -- the one-time secret -------------------------------------------------------------------
 
   function initSecrets() {
+    // The button says what it will do ("Reveal", then "Hide"); a changing label and
+    // aria-pressed together would tell a screen reader the opposite of each other.
     document.querySelectorAll("button[data-reveal]").forEach(function (button) {
       const input = document.getElementById(button.getAttribute("data-reveal"));
       button.addEventListener("click", function () {
         const hidden = input.type === "password";
         input.type = hidden ? "text" : "password";
         button.textContent = hidden ? "Hide" : "Reveal";
-        button.setAttribute("aria-pressed", hidden ? "true" : "false");
       });
     });
     document.querySelectorAll("button[data-copy]").forEach(function (button) {
@@ -126,7 +127,9 @@
     const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
     for (const [unit, size] of UNITS) {
       if (Math.abs(seconds) >= size) {
-        return rtf.format(Math.round(seconds / size), unit);
+        // Whole units only, counted towards zero either way: 3.6 days ahead is "in 3 days"
+        // (rounding would say 4, a day the key does not have), 3.6 days back "3 days ago".
+        return rtf.format(Math.trunc(seconds / size), unit);
       }
     }
     return seconds < 0 ? "just now" : "in under a minute";

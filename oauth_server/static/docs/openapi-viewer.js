@@ -1,5 +1,9 @@
 // A small OpenAPI 3.1 viewer, served by Latchkey itself: no CDN, no inline code, no HTML
 // strings (every text goes through textContent, so nothing in the document can inject markup).
+// Swagger UI needs 'unsafe-inline' styles and 'unsafe-eval', Redoc injects <style> elements
+// that only a per-request nonce would let through, and each weighs a megabyte or more; this
+// shows what our document holds: every operation, its parameters, its request body's
+// fields, its responses.
 (function () {
   "use strict";
 
@@ -28,8 +32,12 @@
     return schema.type || "object";
   }
 
-  function typeCell(schema) {
-    // Named schemas link to their description further down the page.
+  function typeNodes(schema) {
+    // The type, with a link to each named schema in it (described further down the page).
+    if (schema && schema.$ref) {
+      const name = refName(schema.$ref);
+      return [el("a", { href: "#schema-" + name }, [el("code", {}, [name])])];
+    }
     const refs = [];
     (function collect(s) {
       if (!s) return;
@@ -37,45 +45,71 @@
       (s.anyOf || s.oneOf || []).forEach(collect);
       if (s.items) collect(s.items);
     })(schema);
-    const cell = el("td", {}, [el("code", {}, [typeOf(schema)])]);
+    const nodes = [el("code", {}, [typeOf(schema)])];
     refs.forEach(function (name) {
-      cell.append(" ", el("a", { href: "#schema-" + name }, ["(" + name + ")"]));
+      nodes.push(" ", el("a", { href: "#schema-" + name }, ["(" + name + ")"]));
     });
-    return cell;
+    return nodes;
   }
 
-  function constraints(schema) {
+  function typeCell(schema) {
+    return el("td", {}, typeNodes(schema));
+  }
+
+  function limits(schema) {
     const parts = [];
-    if (schema.default !== undefined) parts.push("default " + JSON.stringify(schema.default));
     if (schema.minimum !== undefined) parts.push("min " + schema.minimum);
     if (schema.maximum !== undefined) parts.push("max " + schema.maximum);
     if (schema.minLength !== undefined) parts.push("min length " + schema.minLength);
     if (schema.maxLength !== undefined) parts.push("max length " + schema.maxLength);
-    return parts.join(", ");
+    if (schema.minItems !== undefined) parts.push("at least " + schema.minItems + " items");
+    if (schema.maxItems !== undefined) parts.push("at most " + schema.maxItems + " items");
+    if (schema.format) parts.push("format " + schema.format);
+    return parts;
   }
 
-  function propertiesTable(schema) {
+  function notes(schema) {
+    // A nullable field is `anyOf: [<the value>, null]`: its value's own description and
+    // limits sit inside that branch, and say as much as the field's.
+    const parts = [schema.description];
+    (schema.anyOf || schema.oneOf || []).forEach(function (branch) {
+      if (branch.type === "null") return;
+      if (branch.description) parts.push(branch.description);
+      parts.push.apply(parts, limits(branch));
+    });
+    parts.push.apply(parts, limits(schema));
+    if (schema.items) parts.push.apply(parts, limits(schema.items).map(function (l) { return "each " + l; }));
+    if (schema.default !== undefined) parts.push("default " + JSON.stringify(schema.default));
+    return parts.filter(Boolean).join("; ");
+  }
+
+  function propertiesTable(schema, caption) {
     const props = schema.properties || {};
     const required = new Set(schema.required || []);
     const rows = Object.entries(props).map(function ([name, prop]) {
-      const notes = [prop.description, constraints(prop)].filter(Boolean).join(". ");
       return el("tr", {}, [
         el("td", {}, [el("code", {}, [name])]),
         typeCell(prop),
         el("td", {}, [required.has(name) ? "required" : "optional"]),
-        el("td", {}, inline(notes)),
+        el("td", {}, inline(notes(prop))),
       ]);
     });
     if (!rows.length) return el("p", { class: "muted" }, ["No fields."]);
-    return el("div", { class: "table-wrap" }, [
+    const table = el("div", { class: "table-wrap" }, [
       el("table", {}, [
-        el("thead", {}, [el("tr", {}, ["Field", "Type", "", "Notes"].map(function (h) {
+        el("caption", { class: "visually-hidden" }, [caption]),
+        el("thead", {}, [el("tr", {}, ["Field", "Type", "Required", "Notes"].map(function (h) {
           return el("th", { scope: "col" }, [h]);
         }))]),
         el("tbody", {}, rows),
       ]),
     ]);
+    if (schema.additionalProperties === false) {
+      return el("div", {}, [table, el("p", { class: "small muted" }, ["No other fields are accepted."])]);
+    }
+    return table;
   }
+
 
   function inline(text) {
     // Docstrings mark code with `x` or ``x``: show it as code, the rest as plain text.
@@ -91,28 +125,34 @@
   }
 
   function operation(method, path, op, spec) {
+    const title = method.toUpperCase() + " " + path;
     const body = el("div", {}, paragraphs(op.description));
     const params = op.parameters || [];
     if (params.length) {
       body.append(el("h4", {}, ["Parameters"]));
       body.append(propertiesTable({
         properties: Object.fromEntries(params.map(function (p) {
-          return [p.name, Object.assign({}, p.schema, { description: p.in + (p.description ? ": " + p.description : "") })];
+          const where = p.in === "path" ? "in the path" : "in the " + p.in + " string";
+          return [p.name, Object.assign({}, p.schema, { description: where + (p.description ? ": " + p.description : "") })];
         })),
         required: params.filter(function (p) { return p.required; }).map(function (p) { return p.name; }),
-      }));
+      }, "Parameters of " + title));
     }
     if (op.requestBody) {
-      const schema = op.requestBody.content["application/json"].schema;
-      body.append(el("h4", {}, ["Request body (JSON" + (op.requestBody.required ? "" : ", optional") + ")"]));
-      body.append(propertiesTable(resolve(schema, spec)));
+      Object.entries(op.requestBody.content || {}).forEach(function ([media, content]) {
+        const name = content.schema && content.schema.$ref ? refName(content.schema.$ref) : null;
+        const head = el("h4", {}, ["Request body (" + media + (op.requestBody.required ? "" : ", optional") + ")"]);
+        if (name) head.append(" ", el("a", { href: "#schema-" + name }, [name]));
+        body.append(head, propertiesTable(resolve(content.schema, spec), "Request body of " + title));
+      });
     }
     body.append(el("h4", {}, ["Responses"]));
-    body.append(el("ul", {}, Object.entries(op.responses || {}).map(function ([code, response]) {
-      const content = response.content || {};
-      const media = Object.keys(content)[0];
-      const item = el("li", {}, [el("strong", {}, [code]), " " + response.description]);
-      if (media) item.append(" ", el("code", {}, [typeOf(content[media].schema)]));
+    body.append(el("ul", { class: "responses" }, Object.entries(op.responses || {}).map(function ([code, response]) {
+      const item = el("li", { "data-status": code }, [el("strong", {}, [code]), " "].concat(inline(response.description || "")));
+      Object.entries(response.content || {}).forEach(function ([media, content]) {
+        item.append(" · ", el("span", { class: "muted" }, [media]), " ");
+        item.append.apply(item, typeNodes(content.schema));
+      });
       return item;
     })));
     return el("details", { class: "op", id: "op-" + op.operationId }, [
@@ -164,7 +204,7 @@
     Object.entries(spec.components.schemas || {}).forEach(function ([name, schema]) {
       schemas.append(el("details", { class: "op", id: "schema-" + name }, [
         el("summary", {}, [el("code", {}, [name])]),
-        el("div", {}, paragraphs(schema.description).concat([propertiesTable(schema)])),
+        el("div", {}, paragraphs(schema.description).concat([propertiesTable(schema, "Fields of " + name)])),
       ]));
     });
     main.append(schemas);
