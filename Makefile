@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint
+.PHONY: run test lint bench bench-smoke bench-tools
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,3 +21,24 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# The benchmark (bench/run.py; see the README's "Benchmark"): wrk from apt, and the servers
+# and profiler it compares (granian, py-spy) in the venv. BENCH_ARGS passes options through,
+# e.g. `make bench BENCH_ARGS="--large --backend sqlite"`.
+BENCH_ARGS ?=
+BENCH_PACKAGES := 'granian>=2.5,<3' 'py-spy>=0.4'
+
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet $(BENCH_PACKAGES)
+	touch $@
+
+bench-tools: $(VENV)/.bench-installed
+	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+
+bench: bench-tools
+	$(PY) bench/run.py $(BENCH_ARGS)
+
+# A few seconds per case, to keep the benchmark from rotting; it asserts nothing about speed.
+bench-smoke: bench-tools
+	$(PY) bench/run.py --smoke --backend sqlite $(BENCH_ARGS)
