@@ -666,7 +666,7 @@ def test_the_docs_are_public_and_offer_a_test_token_to_managers(
 ) -> None:
     anonymous = requests.get(server.url + "/docs", timeout=10)
     assert anonymous.status_code == 200
-    assert 'data-spec="/openapi.json"' in anonymous.text
+    assert 'apiDescriptionUrl="/openapi.json"' in anonymous.text
     assert "Generate test token" not in anonymous.text
     assert 'href="/login"' in anonymous.text  # signed out: the bar offers to sign in
     developer = person(role="developer").console(server).get("/docs")
