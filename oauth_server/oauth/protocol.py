@@ -2,8 +2,9 @@
 
 * RFC 6749 §4.4 client credentials, with Latchkey's ``team`` narrowing and RFC 8707
   ``resource`` audiences;
-* RFC 7662 introspection, for registered resource servers only;
-* RFC 7009 revocation, by the app that owns the token.
+* RFC 7662 introspection, for registered resource servers only, of access tokens, API keys
+  and legacy user keys (told apart by their form; :mod:`keys.verification` checks keys);
+* RFC 7009 revocation of access tokens, by the app that owns the token.
 
 OAuth apps authenticate at the token and revocation endpoints, resource servers at the
 introspection endpoint; any other combination is ``invalid_client`` (401).
