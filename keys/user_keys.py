@@ -33,10 +33,6 @@ MAX_TOKEN_LENGTH = 512
 MAX_NAME_LENGTH = 100
 
 
-def label(key: UserKey) -> str:
-    return f"User key {key.prefix}…"
-
-
 def _target(key: UserKey) -> Target:
     return Target(type="user_key", id=key.id, name=key.name, prefix=key.prefix)
 
