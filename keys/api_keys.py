@@ -16,7 +16,7 @@ from sqlalchemy import and_, or_, select
 
 from keys import client_secrets
 from keys import format as fmt
-from keys.audit import Actor, Target, record
+from keys.audit import Actor, Target, record, record_changes
 from keys.base import DbSession, now_ms
 from keys.core import Core
 from keys.delegation import Delegation
@@ -219,20 +219,14 @@ def update(
         key.team_id = changes["team_id"]
     if "expires_at" in changes:
         key.expires_at = _future(changes["expires_at"])
-    changed = {
-        k: {"from": before[k], "to": getattr(key, k)}
-        for k in changes
-        if before[k] != getattr(key, k)
-    }
-    if changed:
-        record(
-            session,
-            org_id=key.org_id,
-            verb="updated",
-            actor=actor,
-            target=_target(key),
-            details={"changes": changed},
-        )
+    record_changes(
+        session,
+        org_id=key.org_id,
+        actor=actor,
+        target=_target(key),
+        before=before,
+        after={k: getattr(key, k) for k in changes},
+    )
     return key
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from keys import client_secrets
 from keys import format as fmt
-from keys.audit import Actor, Target, record
+from keys.audit import Actor, Target, record, record_changes
 from keys.base import DbSession, fresh_second_after, now_ms
 from keys.core import Core
 from keys.errors import Conflict, ValidationFailed
@@ -126,17 +126,14 @@ def update(
     for simple in ("name", "token_format"):
         if simple in changes:
             setattr(app, simple, changes[simple])
-    after = {k: getattr(app, k) for k in changes}
-    changed = {k: {"from": before[k], "to": after[k]} for k in changes if before[k] != after[k]}
-    if changed:
-        record(
-            session,
-            org_id=app.org_id,
-            verb="updated",
-            actor=actor,
-            target=_target(app),
-            details={"changes": changed},
-        )
+    record_changes(
+        session,
+        org_id=app.org_id,
+        actor=actor,
+        target=_target(app),
+        before=before,
+        after={k: getattr(app, k) for k in changes},
+    )
     return app
 
 

@@ -82,6 +82,29 @@ def record(
     return event
 
 
+def record_changes(
+    session: DbSession,
+    *,
+    org_id: int | None,
+    actor: Actor,
+    target: Target,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> None:
+    """Add ``<target type>.updated`` with each field that changed (from, to), or nothing
+    when no field did."""
+    changed = {k: {"from": before[k], "to": after[k]} for k in before if before[k] != after[k]}
+    if changed:
+        record(
+            session,
+            org_id=org_id,
+            verb="updated",
+            actor=actor,
+            target=target,
+            details={"changes": changed},
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class EventFilter:
     """What the audit log is narrowed to. ``action`` matches exactly; ``actor`` is an email,

@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from keys import format as fmt
-from keys.audit import Actor, Target, record
+from keys.audit import Actor, Target, record, record_changes
 from keys.base import DbSession, now_ms, wait_for_second
 from keys.core import Core
 from keys.errors import Conflict, NotFound, ValidationFailed
@@ -54,24 +54,16 @@ def update_org(session: DbSession, org: Org, actor: Actor, changes: dict[str, An
     """Switching ``api_access`` off stops every credential of the org at once (a state
     check), and ends for good the access tokens issued until then: switching it back on
     lets the org's apps get new tokens, not revive old ones."""
-    changed = {
-        k: {"from": getattr(org, k), "to": v} for k, v in changes.items() if getattr(org, k) != v
-    }
+    before = {k: getattr(org, k) for k in changes}
     if changes.get("api_access") is False and org.api_access:
         org.tokens_valid_after = now_ms() // 1000 + 1
     elif changes.get("api_access") is True and not org.api_access:
         wait_for_second(org.tokens_valid_after)
     for key, value in changes.items():
         setattr(org, key, value)
-    if changed:
-        record(
-            session,
-            org_id=org.id,
-            verb="updated",
-            actor=actor,
-            target=_org_target(org),
-            details={"changes": changed},
-        )
+    record_changes(
+        session, org_id=org.id, actor=actor, target=_org_target(org), before=before, after=changes
+    )
     return org
 
 
