@@ -32,6 +32,19 @@ class HasClientSecret(HasRotatingSecret, Protocol):
     secret_hint: str
 
 
+class StoredClientSecret(Protocol):
+    """What checking a client secret reads: an ORM row or a cached snapshot of one."""
+
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def secret_hash(self) -> str: ...
+    @property
+    def previous_secret_hash(self) -> str | None: ...
+    @property
+    def previous_secret_expires_at(self) -> int | None: ...
+
+
 def keep_previous(holder: HasRotatingSecret, grace_seconds: int) -> None:
     """Before a new secret replaces the current one: keep the current one ``grace_seconds``."""
     if grace_seconds > 0:
@@ -78,7 +91,7 @@ def rotate(client: HasClientSecret, hasher: SecretHasher, kind: str, grace_secon
     return issue(client, hasher, kind)
 
 
-def check(client: HasClientSecret, hasher: SecretHasher, kind: str, candidate: str) -> bool:
+def check(client: StoredClientSecret, hasher: SecretHasher, kind: str, candidate: str) -> bool:
     """True when ``candidate`` is the client's secret, or its previous one within the overlap."""
     try:
         parsed = fmt.parse(candidate, kind)

@@ -27,6 +27,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from keys.base import now_ms
+from keys.freshness import Stamp
 from keys.models import CryptoKey
 
 SEAL = "seal"
@@ -57,6 +58,7 @@ class KeyRing:
         kek: bytes,
         session_factory: Callable[[], Session],
         refresh_seconds: float = 30.0,
+        stamp: Stamp | None = None,
     ) -> None:
         self._kek = AESGCM(kek)
         self._session_factory = session_factory
@@ -64,6 +66,8 @@ class KeyRing:
         self._keys: dict[str, LoadedKey] = {}
         self._current: dict[str, str] = {}
         self._loaded_at = float("-inf")
+        self._stamp = stamp
+        self._loaded_under: bytes | None = None
         self._lock = threading.Lock()
 
     # -- reading ---------------------------------------------------------------------------
@@ -83,24 +87,21 @@ class KeyRing:
         """A key by id, for verification.
 
         An unknown id may be a key made since the last load (by a rotation, or by another
-        process making the first key): it is looked up by primary key, and only a key that
-        exists triggers a reload. Rate-limiting the reload by time instead made a genuine
-        token of a brand-new key inactive for up to a second in a process that had just
-        loaded; the lookup keeps garbage ids at one indexed query, like any other token.
+        process making the first key). Making a key changes credential state, which moves
+        the :mod:`keys.freshness` stamp: while the stamp is the one this ring was loaded
+        under, no key can be missing and a forged id costs no query. Otherwise the ring is
+        reloaded (a handful of rows), once per change.
         """
         key = self._keys.get(kid)
-        if key is None and len(kid) <= KID_MAX_LENGTH and self._exists(kid):
+        if key is None and len(kid) <= KID_MAX_LENGTH and not self._unchanged_since_load():
             self.reload()
             key = self._keys.get(kid)
         return key
 
-    def _exists(self, kid: str) -> bool:
-        """Whether ``kid`` names a stored key still good for verification."""
-        with self._session_factory() as session:
-            expires_at = session.execute(
-                select(CryptoKey.expires_at).where(CryptoKey.kid == kid)
-            ).one_or_none()
-        return expires_at is not None and (expires_at[0] is None or expires_at[0] > now_ms())
+    def _unchanged_since_load(self) -> bool:
+        if self._stamp is None or self._loaded_under is None:
+            return False
+        return self._stamp.read() == self._loaded_under
 
     def public_jwks(self) -> dict[str, Any]:
         """Every signing key that may still verify a live token (RFC 7517 JWK Set).
@@ -121,6 +122,7 @@ class KeyRing:
 
     def reload(self) -> None:
         with self._lock, self._session_factory() as session:
+            loaded_under = self._stamp.read() if self._stamp else None  # before the rows
             now = now_ms()
             rows = [
                 row
@@ -141,6 +143,7 @@ class KeyRing:
             self._keys = keys
             self._current = {use: kid for use, (_, kid) in current.items()}
             self._loaded_at = time.monotonic()
+            self._loaded_under = loaded_under
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import multiprocessing.util
 import os
 import threading
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, case, or_, update
 from sqlalchemy.orm import Session
 
+from keys import state_cache
 from keys.base import now_ms
 from keys.models import ApiKey, UserKey
 from keys.verification import KeyKind
@@ -43,6 +45,7 @@ def _statement(model: Any) -> Any:
     return (
         update(table)
         .where(table.c.id == bindparam("key_id"))
+        .execution_options(**{state_cache.OPTION: False})  # counts only: no cached state
         .values(
             usage_count=table.c.usage_count + bindparam("n"),
             last_used_at=case((newer, bindparam("at")), else_=table.c.last_used_at),
@@ -61,7 +64,11 @@ class UsageCounter:
         self._pending: dict[tuple[KeyKind, int], _Tally] = {}
         self._pid: int | None = None
         self._stop = threading.Event()
+        # Graceful shutdown writes what is left: atexit for gunicorn's workers and
+        # `python app.py`; granian's workers are multiprocessing children, which leave
+        # through os._exit after running multiprocessing's own exit finalizers instead.
         atexit.register(self.close)
+        multiprocessing.util.Finalize(None, self.close, exitpriority=10)
 
     def hit(self, kind: KeyKind, key_id: int, ip: str | None) -> None:
         """Count one use now. Starts this process's flusher on first use (after a fork the

@@ -4,8 +4,10 @@ parse + checksum (no storage touched for garbage) → one indexed lookup by publ
 a legacy user key, by its keyed hash) that reads only the columns needed → constant-time HMAC
 compare → state checks. Nothing is written: usage is counted by :mod:`keys.usage`.
 
-There is no cache, so a revoke, delete, expiry or plan change is seen by the very next
-request in every process.
+The row may come from the process's :mod:`keys.state_cache` (the caller's ``view``), which
+any committed change to keys or orgs invalidates in every process: a revoke, delete or plan
+change is seen by the very next request everywhere. Expiry and the end of a rotation's
+overlap are checked against the clock on every call, cached row or not.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from keys import format as fmt
 from keys.base import DbSession, now_ms
 from keys.core import Core
 from keys.models import ApiKey, Org, UserKey
+from keys.state_cache import UNCACHED, View
 from keys.user_keys import MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH
 
 KeyKind = Literal["api_key", "user_key"]
@@ -80,7 +83,9 @@ _API_KEY_COLUMNS = (
 )
 
 
-def verify_api_key(session: DbSession, core: Core, candidate: str) -> VerifiedKey:
+def verify_api_key(
+    session: DbSession, core: Core, candidate: str, view: View = UNCACHED
+) -> VerifiedKey:
     """The live API key ``candidate`` is, or :class:`KeyRejected` saying why not."""
     try:
         parsed = fmt.parse(candidate, core.prefixes.api_key)
@@ -89,11 +94,14 @@ def verify_api_key(session: DbSession, core: Core, candidate: str) -> VerifiedKe
             "malformed", "The API key is malformed (checksum or shape): check it was copied whole."
         ) from None
     shown = f"API key {parsed.display_prefix}…"
-    row = session.execute(
-        select(*_API_KEY_COLUMNS)
-        .join(Org, Org.id == ApiKey.org_id)
-        .where(ApiKey.public_id == parsed.public_id)
-    ).one_or_none()
+    row = view.get(
+        ("api_key", parsed.public_id),
+        lambda: session.execute(
+            select(*_API_KEY_COLUMNS)
+            .join(Org, Org.id == ApiKey.org_id)
+            .where(ApiKey.public_id == parsed.public_id)
+        ).one_or_none(),
+    )
     if row is None:
         raise KeyRejected("unknown", f"{shown} is unknown: it was deleted or never existed.")
     if not client_secrets.matches(
@@ -140,11 +148,22 @@ def _live(
     )
 
 
-def verify_user_key(session: DbSession, core: Core, candidate: str) -> VerifiedKey:
+def verify_user_key(
+    session: DbSession, core: Core, candidate: str, view: View = UNCACHED
+) -> VerifiedKey:
     """The live legacy user key ``candidate`` is, found by its keyed hash."""
     if not (MIN_TOKEN_LENGTH <= len(candidate) <= MAX_TOKEN_LENGTH and candidate.isprintable()):
         raise KeyRejected("malformed", "Not a user key.")
-    row = session.execute(
+    token_hash = core.hasher.digest(candidate)
+    row = view.get(("user_key", token_hash), lambda: _user_key_row(session, token_hash))
+    if row is None:
+        raise KeyRejected("unknown", "Unknown key.")
+    shown = f"User key {row.prefix}…"
+    return _live("user_key", row, shown, "replace it with an API key", None, str(row.user_id))
+
+
+def _user_key_row(session: DbSession, token_hash: str) -> Any:
+    return session.execute(
         select(
             UserKey.id,
             UserKey.org_id,
@@ -158,12 +177,8 @@ def verify_user_key(session: DbSession, core: Core, candidate: str) -> VerifiedK
             Org.api_access,
         )
         .join(Org, Org.id == UserKey.org_id)
-        .where(UserKey.token_hash == core.hasher.digest(candidate))
+        .where(UserKey.token_hash == token_hash)
     ).one_or_none()
-    if row is None:
-        raise KeyRejected("unknown", "Unknown key.")
-    shown = f"User key {row.prefix}…"
-    return _live("user_key", row, shown, "replace it with an API key", None, str(row.user_id))
 
 
 def is_api_key(core: Core, candidate: str) -> bool:
@@ -171,11 +186,11 @@ def is_api_key(core: Core, candidate: str) -> bool:
     return candidate.partition("_")[0] == core.prefixes.api_key
 
 
-def verify(session: DbSession, core: Core, candidate: str) -> VerifiedKey:
+def verify(session: DbSession, core: Core, candidate: str, view: View = UNCACHED) -> VerifiedKey:
     """An API key by its kind prefix; a string with another of our kind prefixes is no key
     (and costs no lookup); anything else may be a legacy user key."""
     if is_api_key(core, candidate):
-        return verify_api_key(session, core, candidate)
+        return verify_api_key(session, core, candidate, view)
     if core.prefixes.is_ours(candidate):
         raise KeyRejected("malformed", "Not an API key or user key.")
-    return verify_user_key(session, core, candidate)
+    return verify_user_key(session, core, candidate, view)

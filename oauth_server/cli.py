@@ -29,6 +29,16 @@ def register_commands(app: Flask) -> None:
             f"New token keys: {', '.join(new)}; previous keys kept until their tokens expire."
         )
 
+    @app.cli.command("invalidate-caches")
+    def invalidate_caches() -> None:
+        """Make every Latchkey process drop its cached credential state.
+
+        Every change made through Latchkey does this by itself; run it after changing
+        credential rows in the database by hand.
+        """
+        services().state.stamp.bump()
+        click.echo("Every process will read credential state from the database again.")
+
     @app.cli.command("import-user-keys")
     @click.option("--org", "org_id", type=int, required=True, help="the organization's id")
     @click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))

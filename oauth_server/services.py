@@ -4,15 +4,19 @@ the usage counter."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
+from keys import state_cache
 from keys.access_tokens import AccessTokenCodec
 from keys.core import Core
 from keys.format import KindPrefixes
+from keys.freshness import FileStamp, NoStamp, RedisStamp, Stamp
 from keys.hashing import SecretHasher
 from keys.keyring import KEK_PURPOSE, KeyRing
+from keys.state_cache import StateCache, View
 from keys.usage import UsageCounter
 from oauth_server.extensions import db
 from oauth_server.scopes import ScopeCatalog, load_catalog
@@ -25,6 +29,7 @@ class Services:
     keyring: KeyRing
     tokens: AccessTokenCodec
     usage: UsageCounter
+    state: StateCache
     issuer: str
 
 
@@ -33,9 +38,11 @@ def init_services(app: Flask) -> Services:
     prefixes = KindPrefixes.from_brand(app.config["LATCHKEY_BRAND"])
     catalog = load_catalog(app.config["LATCHKEY_SCOPES_FILE"])
 
+    state = StateCache(_stamp(app))
     keyring = KeyRing(
         kek=hasher.derive_key(KEK_PURPOSE),
         session_factory=lambda: _own_session(app),
+        stamp=state.stamp,
     )
     services = Services(
         core=Core(hasher=hasher, prefixes=prefixes, scope_catalog=catalog.names),
@@ -43,10 +50,29 @@ def init_services(app: Flask) -> Services:
         keyring=keyring,
         tokens=AccessTokenCodec(keyring, prefixes.access_token, app.config["LATCHKEY_ISSUER"]),
         usage=UsageCounter(lambda: _own_session(app), app.config["LATCHKEY_USAGE_FLUSH_SECONDS"]),
+        state=state,
         issuer=app.config["LATCHKEY_ISSUER"],
     )
+    with app.app_context():
+        state_cache.watch(db.engine, services.state.stamp)
     app.extensions["latchkey"] = services
     return services
+
+
+def _stamp(app: Flask) -> Stamp:
+    """Where changes to credential state are announced (see :mod:`keys.freshness`): Redis
+    when there is one; the instance folder for SQLite, whose processes share one host; and
+    nowhere for a shared database without Redis, whose other hosts could not be told (so
+    nothing is cached there)."""
+    if app.config["REDIS_URL"]:
+        from redis import Redis
+
+        client = Redis.from_url(app.config["REDIS_URL"], socket_timeout=1)
+        # Deployments sharing one Redis keep their own stamps (like their throttle counts).
+        return RedisStamp(client, f"latchkey:state-stamp:{app.config['LATCHKEY_ISSUER']}")
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return FileStamp(Path(app.instance_path) / "state-stamp")
+    return NoStamp()
 
 
 def _own_session(app: Flask) -> Session:
@@ -54,6 +80,19 @@ def _own_session(app: Flask) -> Session:
     with app.app_context():
         engine = db.engine
     return Session(engine, expire_on_commit=False)
+
+
+def state_view() -> View:
+    """This request's view of the credential-state cache, observed at its first use.
+
+    Observed once per request and before the request's first lookup of credential state;
+    each lookup is its own statement (PostgreSQL's read committed, SQLite outside a write
+    transaction), so it sees every change announced before the observation.
+    """
+    view: View | None = g.get("latchkey_state")
+    if view is None:
+        view = g.latchkey_state = services().state.view()
+    return view
 
 
 def services() -> Services:

@@ -34,11 +34,11 @@ from flask import request as flask_request
 
 from keys import client_secrets, verification
 from keys.access_tokens import AccessTokenClaims
-from keys.models import OAuthApp, ResourceServer, Team
+from keys.models import Team
 from keys.verification import VerifiedKey
 from oauth_server.extensions import db
 from oauth_server.oauth import storage
-from oauth_server.services import services
+from oauth_server.services import services, state_view
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
@@ -62,7 +62,7 @@ class _SecretClient(ClientMixin):
 
     endpoints: frozenset[str] = frozenset()
 
-    def __init__(self, record: OAuthApp | ResourceServer) -> None:
+    def __init__(self, record: storage.ClientRecord) -> None:
         self.record = record
 
     def get_client_id(self) -> str:
@@ -93,10 +93,10 @@ class _SecretClient(ClientMixin):
 
 
 class AppClient(_SecretClient):
-    record: OAuthApp
+    record: storage.AppRecord
     endpoints = frozenset({"token", "revocation"})
 
-    def __init__(self, record: OAuthApp) -> None:
+    def __init__(self, record: storage.AppRecord) -> None:
         super().__init__(record)
         self.team_id: int | None = record.team_id
         self.audience: str | None = None
@@ -112,7 +112,7 @@ class AppClient(_SecretClient):
 
 
 class ResourceServerClient(_SecretClient):
-    record: ResourceServer
+    record: storage.ResourceServerRecord
     endpoints = frozenset({"introspection"})
 
 
@@ -120,11 +120,11 @@ def query_client(client_id: str) -> _SecretClient | None:
     prefixes = services().core.prefixes
     kind = client_id.partition("_")[0]
     if kind == prefixes.app_client_id:
-        app = storage.active_app(db.session, client_id)
-        return AppClient(app) if app else None
+        app = storage.app_record(state_view(), db.session, client_id)
+        return AppClient(app) if app and app.revoked_at is None else None
     if kind == prefixes.resource_server_client_id:
-        server = storage.active_resource_server(db.session, client_id)
-        return ResourceServerClient(server) if server else None
+        server = storage.resource_server_record(state_view(), db.session, client_id)
+        return ResourceServerClient(server) if server and server.revoked_at is None else None
     return None
 
 
@@ -195,7 +195,7 @@ class LatchkeyClientCredentialsGrant(ClientCredentialsGrant):
         if not isinstance(client, AppClient) or not client.check_grant_type(self.GRANT_TYPE):
             raise UnauthorizedClientError("The client may not use the client_credentials grant.")
         self.request.client = client
-        if not client.record.org.api_access:
+        if not client.record.api_access:
             raise UnauthorizedClientError("Upgrade required")
         self.validate_requested_scope()
         client.team_id = self._requested_team(client)
@@ -231,7 +231,7 @@ class LatchkeyClientCredentialsGrant(ClientCredentialsGrant):
             return None
         if len(resources) > 1:
             raise InvalidTargetError("Ask for one resource per token.")
-        if resources[0] not in storage.audiences(db.session):
+        if resources[0] not in storage.audiences(state_view(), db.session):
             raise InvalidTargetError("The resource is not a registered resource server.")
         return str(resources[0])
 
@@ -303,7 +303,9 @@ class LatchkeyIntrospectionEndpoint(_TokenParameter, IntrospectionEndpoint):
             if token is not None or core.prefixes.is_ours(token_string):
                 return token
         try:
-            return IntrospectedKey(verification.verify(db.session, core, token_string))
+            return IntrospectedKey(
+                verification.verify(db.session, core, token_string, state_view())
+            )
         except verification.KeyRejected:
             return None
 
@@ -378,7 +380,7 @@ def find_access_token(token_string: str) -> IntrospectedToken | None:
     claims = services().tokens.decode(token_string)
     if claims is None:
         return None
-    state = storage.token_state(db.session, claims)
+    state = storage.token_state(state_view(), db.session, claims)
     return IntrospectedToken(
         claims=claims, live=state.live, name=state.name, key_prefix=state.key_prefix
     )
@@ -389,10 +391,9 @@ class LatchkeyAuthorizationServer(AuthorizationServer):
         """RFC 6749 §5.2: a request without ``grant_type`` is missing a required parameter
         (``invalid_request``); ``unsupported_grant_type`` is for a grant type we do not serve,
         which is all Authlib would answer."""
-        oauth_request = self.create_oauth2_request(request)
-        if not oauth_request.payload.grant_type:
+        if not (request or flask_request).values.get("grant_type"):
             error = InvalidRequestError("The 'grant_type' parameter is required.")
-            return self.handle_error_response(oauth_request, error)
+            return self.handle_error_response(self.create_oauth2_request(request), error)
         return super().create_token_response(request)
 
     def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Any:

@@ -1,7 +1,10 @@
 """The queries behind the Authlib hooks: clients by ID, token state, revoked token ids.
 
-Narrow and indexed: every lookup here is by a unique column, so its cost does not grow with
-the number of apps, keys or revoked tokens stored.
+Narrow and indexed: every lookup here is by a unique column and reads only the columns the
+protocol needs (no ORM entities on the hot path), so its cost does not grow with the number
+of apps, keys or revoked tokens stored. Every read goes through the request's
+:class:`~keys.state_cache.View`, so a process answers from memory until any credential state
+changes anywhere (see :mod:`keys.state_cache` for why that keeps revocation immediate).
 """
 
 from __future__ import annotations
@@ -15,25 +18,96 @@ from sqlalchemy.exc import IntegrityError
 from keys.access_tokens import AccessTokenClaims
 from keys.base import DbSession
 from keys.models import OAuthApp, Org, ResourceServer, RevokedToken
+from keys.state_cache import View
 
 
-def active_app(session: DbSession, client_id: str) -> OAuthApp | None:
-    """The app with this client ID unless it is revoked (a deleted one has no row)."""
-    return session.scalar(
-        select(OAuthApp).where(OAuthApp.client_id == client_id, OAuthApp.revoked_at.is_(None))
+@dataclass(frozen=True, slots=True)
+class ClientRecord:
+    """What client authentication needs of an app or a resource server."""
+
+    client_id: str
+    secret_hash: str
+    previous_secret_hash: str | None
+    previous_secret_expires_at: int | None
+    revoked_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AppRecord(ClientRecord):
+    """An app with its org's state: enough to authenticate it, issue its tokens, and decide
+    whether a token it was issued is still live."""
+
+    org_id: int
+    team_id: int | None
+    name: str
+    secret_prefix: str
+    scopes: str
+    token_ttl_seconds: int
+    token_format: str
+    tokens_valid_after: int
+    api_access: bool
+    org_tokens_valid_after: int
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceServerRecord(ClientRecord):
+    audience: str
+
+
+_CLIENT_COLUMNS = ("client_id", "secret_hash", "previous_secret_hash", "previous_secret_expires_at")
+
+
+def app_record(view: View, session: DbSession, client_id: str) -> AppRecord | None:
+    """The app with this client ID, revoked or not (a deleted one has no row)."""
+
+    def load() -> AppRecord | None:
+        row = session.execute(
+            select(
+                *(getattr(OAuthApp, c) for c in _CLIENT_COLUMNS),
+                OAuthApp.revoked_at,
+                OAuthApp.org_id,
+                OAuthApp.team_id,
+                OAuthApp.name,
+                OAuthApp.secret_prefix,
+                OAuthApp.scopes,
+                OAuthApp.token_ttl_seconds,
+                OAuthApp.token_format,
+                OAuthApp.tokens_valid_after,
+                Org.api_access,
+                Org.tokens_valid_after.label("org_tokens_valid_after"),
+            )
+            .join(Org, Org.id == OAuthApp.org_id)
+            .where(OAuthApp.client_id == client_id)
+        ).one_or_none()
+        return AppRecord(**row._asdict()) if row else None
+
+    return view.get(("app", client_id), load)
+
+
+def resource_server_record(
+    view: View, session: DbSession, client_id: str
+) -> ResourceServerRecord | None:
+    def load() -> ResourceServerRecord | None:
+        row = session.execute(
+            select(
+                *(getattr(ResourceServer, c) for c in _CLIENT_COLUMNS),
+                ResourceServer.revoked_at,
+                ResourceServer.audience,
+            ).where(ResourceServer.client_id == client_id)
+        ).one_or_none()
+        return ResourceServerRecord(**row._asdict()) if row else None
+
+    return view.get(("resource_server", client_id), load)
+
+
+def audiences(view: View, session: DbSession) -> frozenset[str]:
+    return view.get(
+        ("audiences",), lambda: frozenset(session.scalars(select(ResourceServer.audience)))
     )
-
-
-def active_resource_server(session: DbSession, client_id: str) -> ResourceServer | None:
-    return session.scalar(
-        select(ResourceServer).where(
-            ResourceServer.client_id == client_id, ResourceServer.revoked_at.is_(None)
-        )
-    )
-
-
-def audiences(session: DbSession) -> set[str]:
-    return set(session.scalars(select(ResourceServer.audience)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,36 +117,27 @@ class TokenState:
     key_prefix: str | None = None
 
 
-def token_state(session: DbSession, claims: AccessTokenClaims) -> TokenState:
+def token_state(view: View, session: DbSession, claims: AccessTokenClaims) -> TokenState:
     """Whether the state behind a genuine, unexpired token still allows it.
 
     Its app exists, is not revoked, was not revoked after the token was issued, belongs to
     the token's org, whose plan includes API access; and the token's jti is not revoked.
     """
-    row = session.execute(
-        select(
-            OAuthApp.name,
-            OAuthApp.secret_prefix,
-            OAuthApp.revoked_at,
-            OAuthApp.tokens_valid_after,
-            OAuthApp.org_id,
-            Org.api_access,
-            Org.tokens_valid_after,
-        )
-        .join(Org, Org.id == OAuthApp.org_id)
-        .where(OAuthApp.client_id == claims.client_id)
-    ).one_or_none()
-    if row is None:
+    app = app_record(view, session, claims.client_id)
+    if app is None:
         return TokenState(live=False)
-    name, key_prefix, revoked_at, valid_after, org_id, api_access, org_valid_after = row
     live = (
-        revoked_at is None
-        and claims.iat >= max(valid_after, org_valid_after)
-        and org_id == claims.org_id
-        and api_access
-        and session.get(RevokedToken, claims.jti) is None
+        app.revoked_at is None
+        and claims.iat >= max(app.tokens_valid_after, app.org_tokens_valid_after)
+        and app.org_id == claims.org_id
+        and app.api_access
+        and not jti_revoked(view, session, claims.jti)
     )
-    return TokenState(live=bool(live), name=name, key_prefix=key_prefix)
+    return TokenState(live=live, name=app.name, key_prefix=app.secret_prefix)
+
+
+def jti_revoked(view: View, session: DbSession, jti: str) -> bool:
+    return view.get(("jti", jti), lambda: session.get(RevokedToken, jti) is not None)
 
 
 def revoke_jti(session: DbSession, jti: str, exp: int) -> None:

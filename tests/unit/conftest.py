@@ -15,7 +15,7 @@ from keys.base import Base
 from keys.core import Core
 from keys.format import KindPrefixes
 from keys.hashing import SecretHasher
-from keys.models import Org, Team, User
+from keys.models import ApiKey, Org, Team, User
 
 CATALOG = frozenset(
     {"people:read", "people:write", "leads:read", "leads:create", "keys:write", "keys:delete"}
@@ -79,3 +79,21 @@ def member(session: Session, org: Org) -> User:
 @pytest.fixture
 def actor(member: User) -> Actor:
     return Actor(type="user", id=str(member.id), label=member.email)
+
+
+def new_api_key(session: Session, core: Core, org: Org, actor: Actor) -> tuple[ApiKey, str]:
+    """A committed API key with scope ``people:read`` for all teams, and its plaintext."""
+    from keys import api_keys
+
+    made = api_keys.create(
+        session,
+        core,
+        org_id=org.id,
+        actor=actor,
+        created_by=None,
+        name="k",
+        scopes=["people:read"],
+        team_id=None,
+    )
+    session.commit()
+    return made.key, made.plaintext

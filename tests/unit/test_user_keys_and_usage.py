@@ -18,6 +18,7 @@ from keys.core import Core
 from keys.errors import ValidationFailed
 from keys.models import ApiKey, Org, User, UserKey
 from keys.usage import UsageCounter
+from tests.unit.conftest import new_api_key
 
 TOKEN = "ghp_legacy_token_0123456789abcdef"
 HEADER = "email,name,token,created_at,scopes\n"
@@ -101,23 +102,11 @@ def _factory(engine: Engine) -> Any:
 def test_usage_is_written_in_batches_with_the_latest_caller(
     engine: Engine, session: Session, core: Core, org: Org, actor: Actor
 ) -> None:
-    from keys import api_keys
-
-    made = api_keys.create(
-        session,
-        core,
-        org_id=org.id,
-        actor=actor,
-        created_by=None,
-        name="k",
-        scopes=["people:read"],
-        team_id=None,
-    )
-    session.commit()
+    key, _ = new_api_key(session, core, org, actor)
     counter = UsageCounter(_factory(engine), interval=3600)
     threads = [
         threading.Thread(
-            target=lambda: [counter.hit("api_key", made.key.id, "10.0.0.1") for _ in range(250)]
+            target=lambda: [counter.hit("api_key", key.id, "10.0.0.1") for _ in range(250)]
         )
         for _ in range(4)
     ]
@@ -125,15 +114,15 @@ def test_usage_is_written_in_batches_with_the_latest_caller(
         t.start()
     for t in threads:
         t.join()
-    counter.hit("api_key", made.key.id, "10.0.0.2")
-    assert counter.pending("api_key", made.key.id) == 1001
+    counter.hit("api_key", key.id, "10.0.0.2")
+    assert counter.pending("api_key", key.id) == 1001
     session.expire_all()
-    assert session.get(ApiKey, made.key.id).usage_count == 0  # type: ignore[union-attr]
+    assert session.get(ApiKey, key.id).usage_count == 0  # type: ignore[union-attr]
     assert counter.flush() == 1
-    counter.hit("api_key", made.key.id, "10.0.0.3")
+    counter.hit("api_key", key.id, "10.0.0.3")
     counter.close()
     session.expire_all()
-    row = session.get(ApiKey, made.key.id)
+    row = session.get(ApiKey, key.id)
     assert row is not None
     assert (row.usage_count, row.last_used_ip) == (1002, "10.0.0.3")
     assert row.last_used_at is not None

@@ -1,0 +1,144 @@
+"""Per-process snapshots of credential state, trusted only under the stamp they were read at.
+
+The hot paths (client authentication, introspection, token issuance) read the same few rows
+over and over: the resource server's client record, an app and its org, an API key. This
+cache keeps those rows in memory, each tagged with the :mod:`keys.freshness` stamp observed
+*before* the row was read. A request observes the stamp once (:meth:`StateCache.view`) and
+takes only entries tagged with it; any committed change to credential state writes a new
+stamp (:func:`watch`), so after a revoke returns no process can serve the old row again.
+
+Ordering is what makes this exact: the stamp is read before the row, and bumped after the
+commit. An entry tagged with the current stamp was therefore read after every change that
+was announced before the stamp was read.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+
+from keys.freshness import Stamp
+from keys.models import ApiKey, CryptoKey, OAuthApp, Org, ResourceServer, RevokedToken, UserKey
+
+T = TypeVar("T")
+
+#: Entries per process. A full cache starts over, which costs one database read per
+#: credential in use; 10,000 rows of a few hundred bytes stay well inside a worker's memory.
+MAX_ENTRIES = 10_000
+
+#: What a cached answer can depend on. A change to any of these tables, by any statement
+#: that does not say otherwise, announces a change.
+TRACKED_MODELS = (Org, OAuthApp, ResourceServer, ApiKey, UserKey, RevokedToken, CryptoKey)
+TRACKED_TABLES = frozenset(m.__tablename__ for m in TRACKED_MODELS)
+
+#: Execution option for a statement that changes tracked tables only in columns no cache
+#: holds (usage counts): ``.execution_options(changes_credential_state=False)``.
+OPTION = "changes_credential_state"
+
+_CHANGED = "latchkey_state_changed"
+_ENGINE = "latchkey_engine"
+_MISSING = object()
+
+
+class StateCache:
+    def __init__(self, stamp: Stamp, max_entries: int = MAX_ENTRIES) -> None:
+        self.stamp = stamp
+        self._entries: dict[Hashable, tuple[bytes, Any]] = {}
+        self._max_entries = max_entries
+
+    def view(self) -> View:
+        """The cache as one request sees it. Observe before the request reads any state."""
+        return View(self, self.stamp.read())
+
+    def _get(self, seen: bytes, key: Hashable) -> Any:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] != seen:
+            return _MISSING
+        return entry[1]
+
+    def _put(self, seen: bytes, key: Hashable, value: Any) -> None:
+        if len(self._entries) >= self._max_entries:
+            self._entries.clear()
+        self._entries[key] = (seen, value)
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """One request's view: entries read under the stamp it observed (none if unknown)."""
+
+    cache: StateCache | None
+    seen: bytes | None
+
+    def get(self, key: Hashable, load: Callable[[], T]) -> T:
+        """The entry for ``key`` if read under this view's stamp, else ``load()`` (kept)."""
+        if self.cache is None or self.seen is None:
+            return load()
+        value = self.cache._get(self.seen, key)
+        if value is _MISSING:
+            value = load()
+            self.cache._put(self.seen, key, value)
+        return value  # type: ignore[no-any-return]
+
+
+#: Reads straight from the database, for callers with no cache (tools, unit tests).
+UNCACHED = View(None, None)
+
+
+# -- announcing changes -----------------------------------------------------------------------
+
+_stamps: weakref.WeakKeyDictionary[Engine, Stamp] = weakref.WeakKeyDictionary()
+
+
+def watch(engine: Engine, stamp: Stamp) -> None:
+    """Bump ``stamp`` after every commit, on ``engine``, that changed credential state.
+
+    Changes are seen in every session (the request's, the key ring's, a CLI command's):
+    ORM inserts, updates and deletes of tracked models at flush, and DML statements on
+    tracked tables.
+    """
+    _stamps[engine] = stamp
+    if not event.contains(Session, "after_commit", _after_commit):
+        event.listen(Session, "after_begin", _after_begin)
+        event.listen(Session, "after_flush", _after_flush)
+        event.listen(Session, "do_orm_execute", _do_orm_execute)
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_rollback", _after_rollback)
+
+
+def _after_begin(session: Session, _tx: SessionTransaction, connection: Connection) -> None:
+    session.info[_ENGINE] = connection.engine
+
+
+def _after_flush(session: Session, _context: Any) -> None:
+    if any(
+        isinstance(obj, TRACKED_MODELS)
+        for group in (session.new, session.dirty, session.deleted)
+        for obj in group
+    ):
+        session.info[_CHANGED] = True
+
+
+def _do_orm_execute(state: ORMExecuteState) -> None:
+    if state.is_select or not state.execution_options.get(OPTION, True):
+        return
+    table = getattr(state.statement, "table", None)
+    if getattr(table, "name", None) in TRACKED_TABLES:
+        state.session.info[_CHANGED] = True
+
+
+def _after_commit(session: Session) -> None:
+    engine = session.info.get(_ENGINE)
+    if session.info.pop(_CHANGED, False) and engine is not None:
+        stamp = _stamps.get(engine)
+        if stamp is not None:
+            stamp.bump()
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_CHANGED, None)
