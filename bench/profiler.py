@@ -33,7 +33,6 @@ AREAS = (
     ("/psycopg", "psycopg"),
     ("/sqlite3/", "sqlite3"),
     ("/authlib/", "Authlib"),
-    ("/flask_limiter/", "limits/redis"),
     ("/limits/", "limits/redis"),
     ("/redis/", "limits/redis"),
     ("/cryptography/", "crypto"),

@@ -26,7 +26,7 @@ class RecordIdConverter(IntegerConverter):
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app from the environment (``overrides`` wins, for tests and tools)."""
     from oauth_server import config
-    from oauth_server.extensions import csrf, db, limiter, migrate
+    from oauth_server.extensions import csrf, db, migrate
 
     instance_path = (overrides or {}).get("LATCHKEY_INSTANCE_PATH") or os.environ.get(
         "LATCHKEY_INSTANCE_PATH"
@@ -46,7 +46,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True
     )
     csrf.init_app(app)
-    limiter.init_app(app)
 
     from oauth_server.console.auth import init_login
 
@@ -55,6 +54,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from oauth_server.services import init_services
 
     init_services(app)
+
+    from oauth_server.throttle import init_throttles
+
+    init_throttles(app)
 
     from oauth_server.oauth.protocol import create_authorization_server
     from oauth_server.oauth.views import bp as oauth_bp

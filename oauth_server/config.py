@@ -98,8 +98,6 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "WTF_CSRF_SSL_STRICT": False,
         "LATCHKEY_USAGE_FLUSH_SECONDS": float(env.get("LATCHKEY_USAGE_FLUSH_SECONDS") or 2),
         "REDIS_URL": env.get("REDIS_URL") or None,
-        "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
-        "RATELIMIT_HEADERS_ENABLED": True,
         "LATCHKEY_LOGIN_LIMIT": env.get("LATCHKEY_LOGIN_LIMIT") or "10 per 15 minutes",
         "LATCHKEY_PROXY_HOPS": int(env.get("LATCHKEY_PROXY_HOPS") or 0),
         "LATCHKEY_LOGIN_IP_LIMIT": env.get("LATCHKEY_LOGIN_IP_LIMIT") or "50 per 15 minutes",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, request
-from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
 from keys.errors import DomainError
@@ -22,14 +21,6 @@ csrf.exempt(bp)
 def domain_error(error: DomainError) -> Response:
     db.session.rollback()
     return from_domain_error(error)
-
-
-@bp.errorhandler(RateLimitExceeded)
-def rate_limited(error: RateLimitExceeded) -> Response:
-    db.session.rollback()
-    return problem(
-        429, f"Too many attempts ({error.description}); retry later.", code="rate-limited"
-    )
 
 
 @bp.errorhandler(HTTPException)
