@@ -17,6 +17,8 @@ import math
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, flash, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.wrappers import Request
 from flask_login import UserMixin, current_user, login_user, logout_user
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
@@ -58,9 +60,21 @@ def load_user(user_id: str) -> ConsoleUser | None:
     return ConsoleUser(row.user, row)
 
 
+class CookieSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, which builds its signer only for a request that carries
+    the cookie: machine clients (token requests, introspection) never do, and building it
+    was a measurable part of their requests' cost."""
+
+    def open_session(self, app: Flask, incoming: Request) -> SecureCookieSession | None:
+        if not incoming.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, incoming)
+
+
 def init_login(app: Flask) -> None:
     """Bind Flask-Login to the app. "Strong" protection drops the session when it shows up
     from another address or browser than the one that signed in."""
+    app.session_interface = CookieSessionInterface()
     login_manager.init_app(app)
     login_manager.user_loader(load_user)
     login_manager.login_view = "console.login"
