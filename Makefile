@@ -22,11 +22,11 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# The benchmark (bench/run.py; see the README's "Benchmark"): wrk from apt, and the servers
-# and profiler it compares (granian, py-spy) in the venv. BENCH_ARGS passes options through,
+# The benchmark (bench/run.py; see the README's "Benchmark"): wrk from apt, and the profiler
+# (py-spy) in the venv. BENCH_ARGS passes options through,
 # e.g. `make bench BENCH_ARGS="--large --backend sqlite"`.
 BENCH_ARGS ?=
-BENCH_PACKAGES := 'granian>=2.5,<3' 'py-spy>=0.4'
+BENCH_PACKAGES := 'py-spy>=0.4'
 
 $(VENV)/.bench-installed: $(VENV)/.installed
 	$(PY) -m pip install --quiet $(BENCH_PACKAGES)

@@ -358,6 +358,22 @@ def garbage_burst(
     )
 
 
+def garbage_core(report: Report) -> None:
+    """Latchkey's own cost of rejecting 10,000 garbage credentials, and its SQL statements
+    (none allowed): :mod:`garbage`, in a process of its own."""
+    done = subprocess.run(  # noqa: S603 (our own script)
+        [sys.executable, str(Path(__file__).with_name("garbage.py"))],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    line = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-500:]
+    if done.returncode != 0:
+        report.errors.append(f"garbage rejection: {line}")
+    else:
+        report.notes.append(line)
+
+
 def key_list_ms(url: str, fixture: Fixture, samples: int) -> float:
     """Median latency of the key list's first page (``GET /api/keys?limit=50``)."""
     http = requests.Session()
@@ -715,6 +731,8 @@ def main(argv: list[str] | None = None) -> int:
                 run_latchkey(backend, settings, ceilings, opts, report)
             except Exception as exc:  # the other runs still report; the exit status fails
                 report.errors.append(f"{backend}/{kind}: {exc}")
+    if "introspect-garbage" in opts.cases:
+        garbage_core(report)
     report.machine["load_average_at_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(markdown(report))
     print(f"\nJSON: {write_json(report, opts.out)}")

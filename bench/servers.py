@@ -20,7 +20,7 @@ import requests
 
 SERVERS = ("gunicorn-sync", "gunicorn-gthread", "granian")
 #: The production server the README recommends, until measurement picks another.
-RECOMMENDED = "gunicorn-gthread"
+RECOMMENDED = "granian"
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 BIN = Path(sys.executable).parent
