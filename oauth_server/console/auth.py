@@ -66,7 +66,7 @@ class CookieSessionInterface(SecureCookieSessionInterface):
     was a measurable part of their requests' cost."""
 
     def open_session(self, app: Flask, incoming: Request) -> SecureCookieSession | None:
-        if not incoming.cookies.get(self.get_cookie_name(app)):
+        if "HTTP_COOKIE" not in incoming.environ:  # not even a Cookie header to parse
             return self.session_class()
         return super().open_session(app, incoming)
 

@@ -82,10 +82,11 @@ def test_user_key_verifies_until_revoked_and_replace_keeps_it_working(
     key = session.scalars(select(UserKey)).one()
     found = verification.verify(session, core, TOKEN)
     assert (found.kind, found.subject, found.scopes) == ("user_key", str(key.user_id), "leads:read")
+    new_api_key(session, core, org, actor)  # so the replacement's id is not the user key's
     made = user_keys.replace(session, core, key, actor, created_by=None)
     session.commit()
     assert made.key.scope_list == ["leads:read"] and made.key.team_id is None
-    assert key.replaced_by == made.key.id
+    assert made.key.id != key.id and key.replaced_by == made.key.id
     assert verification.verify(session, core, TOKEN).kind == "user_key"
     user_keys.revoke(session, key, actor)
     session.commit()
