@@ -17,8 +17,9 @@ import math
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, flash, redirect, render_template, request, session, url_for
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask.wrappers import Request
+from flask.wrappers import Response as FlaskResponse
 from flask_login import UserMixin, current_user, login_user, logout_user
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
@@ -69,6 +70,13 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         if "HTTP_COOKIE" not in incoming.environ:  # not even a Cookie header to parse
             return self.session_class()
         return super().open_session(app, incoming)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: FlaskResponse) -> None:
+        """Nothing to write or vary on when no cookie came and nothing was put in the session
+        (every machine request); otherwise Flask's own."""
+        if not session.modified and "HTTP_COOKIE" not in request.environ:
+            return
+        super().save_session(app, session, response)
 
 
 def init_login(app: Flask) -> None:
