@@ -93,14 +93,18 @@ class AccessTokenCodec:
             return self._sign(claims)
         return self._seal(claims)
 
-    def decode(self, token: str) -> AccessTokenClaims | None:
-        """The claims of a genuine, unexpired token of this issuer, else None."""
+    def decode(self, token: str, seen: bytes | None = None) -> AccessTokenClaims | None:
+        """The claims of a genuine, unexpired token of this issuer, else None.
+
+        ``seen`` is the credential-state stamp the request observed: a key ring loaded under
+        another one reloads first, so a key deleted from the database stops verifying.
+        """
         if not isinstance(token, str) or len(token) > _MAX_TOKEN_LENGTH:
             return None
         if token.startswith(self._prefix):
-            claims = self._unseal(token)
+            claims = self._unseal(token, seen)
         elif token.startswith("eyJ"):
-            claims = self._verify(token)
+            claims = self._verify(token, seen)
         else:
             return None
         if claims is None or claims.iss != self._issuer or claims.exp <= time.time():
@@ -132,11 +136,11 @@ class AccessTokenCodec:
         sealed = key.aead.encrypt(nonce, plaintext, self._aad(key.kid))
         return f"{self._prefix}{key.kid}.{_b64encode(nonce + sealed)}"
 
-    def _unseal(self, token: str) -> AccessTokenClaims | None:
+    def _unseal(self, token: str, seen: bytes | None) -> AccessTokenClaims | None:
         kid, dot, payload = token[len(self._prefix) :].partition(".")
         if not dot:
             return None
-        key = self._keyring.get(kid)
+        key = self._keyring.get(kid, seen)
         if key is None or key.aead is None:
             return None
         try:
@@ -172,10 +176,10 @@ class AccessTokenCodec:
         header = {"alg": SIGN_ALG, "typ": "at+jwt", "kid": key.kid}
         return jwt.encode(header, payload, key.rsa, algorithms=[SIGN_ALG])
 
-    def _verify(self, token: str) -> AccessTokenClaims | None:
+    def _verify(self, token: str, seen: bytes | None) -> AccessTokenClaims | None:
         def find_key(obj: Any) -> Any:
             kid = obj.headers().get("kid")
-            key = self._keyring.get(kid) if isinstance(kid, str) else None
+            key = self._keyring.get(kid, seen) if isinstance(kid, str) else None
             if key is None or key.rsa is None:
                 raise JoseError("unknown key id")
             return key.rsa

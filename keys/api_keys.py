@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from sqlalchemy import and_, or_, select
 
-from keys import client_secrets
+from keys import client_secrets, state_cache
 from keys import format as fmt
 from keys.audit import Actor, Target, record, record_changes
 from keys.base import DbSession, now_ms
@@ -261,6 +261,8 @@ def revoke(session: DbSession, key: ApiKey, actor: Actor) -> ApiKey:
         # A reactivation must not revive a rotation's old secret.
         client_secrets.keep_previous(key, 0)
         record(session, org_id=key.org_id, verb="revoked", actor=actor, target=_target(key))
+    else:
+        state_cache.announce(session)  # revoked by a request whose bump may not have landed
     return key
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from keys import client_secrets
+from keys import client_secrets, state_cache
 from keys import format as fmt
 from keys.audit import Actor, Target, record, record_changes
 from keys.base import DbSession, fresh_second_after, now_ms
@@ -165,6 +165,8 @@ def revoke(session: DbSession, app: OAuthApp, actor: Actor) -> OAuthApp:
     if app.revoked_at is None:
         app.revoked_at = now_ms()
         record(session, org_id=app.org_id, verb="revoked", actor=actor, target=_target(app))
+    else:
+        state_cache.announce(session)  # revoked by a request whose bump may not have landed
     return app
 
 

@@ -23,7 +23,7 @@ import mmap
 import os
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -68,24 +68,38 @@ class RedisStamp:
     """A stamp in Redis, for processes on many hosts.
 
     If Redis cannot be reached the stamp is unknown and nothing is served from cache (the
-    database answers), rather than trusting entries nobody can vouch for.
+    database answers), rather than trusting entries nobody can vouch for. A bump that cannot
+    be written raises: the change is committed, but its caller must not report success while
+    other processes may still serve the old state (``flask invalidate-caches`` repairs it).
+
+    What a process reads is Redis's value followed by how many times this process has
+    connected to Redis. After a reconnect (a Redis restart, a failover) Redis may hold an
+    older value again — one restored from a snapshot, or a replica's that missed the last
+    write — and entries read under it before must not match again.
 
     Each thread reads through a connection of its own: the read happens on every request,
     and checking a connection out of the shared pool and back was a third of its cost.
     """
 
-    def __init__(self, client: Redis, key: str) -> None:
-        self._redis = client
+    def __init__(self, url: str, key: str) -> None:
+        self._redis = Redis.from_url(url, socket_timeout=1, redis_connect_func=self._connected)
         self._key = key
         self._local = threading.local()
+        self._connects = 0
+
+    def _connected(self, connection: Any) -> None:
+        connection.on_connect()  # what redis-py does when no callback is given
+        self._connects += 1
 
     def _own(self) -> Redis:
-        client: Redis | None = getattr(self._local, "client", None)
-        if client is None:
-            client = self._local.client = Redis(
+        """This thread's client (a forked child makes its own: sockets are not shared)."""
+        own: tuple[int, Redis] | None = getattr(self._local, "client", None)
+        if own is None or own[0] != os.getpid():
+            client = Redis(
                 connection_pool=self._redis.connection_pool, single_connection_client=True
             )
-        return client
+            own = self._local.client = (os.getpid(), client)
+        return own[1]
 
     def read(self) -> bytes | None:
         try:
@@ -99,15 +113,16 @@ class RedisStamp:
         except RedisError:
             log.warning("Redis unreachable: serving credential state from the database")
             return None
-        return value if isinstance(value, bytes) else None
+        if not isinstance(value, bytes):
+            return None
+        return value + self._connects.to_bytes(8, "big")
 
     def bump(self) -> None:
         try:
             self._redis.set(self._key, os.urandom(STAMP_SIZE))
         except RedisError:
-            # The change is committed; processes that cannot read the stamp use no cache,
-            # and the ones that can will be told by the next bump. Say so loudly.
-            log.exception("could not announce a credential change through Redis")
+            log.exception("could not announce a credential change through Redis; retrying")
+            self._redis.set(self._key, os.urandom(STAMP_SIZE))
 
 
 class NoStamp:

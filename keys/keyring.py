@@ -83,7 +83,7 @@ class KeyRing:
             self.reload()
         return self._keys[self._current[use]]
 
-    def get(self, kid: str) -> LoadedKey | None:
+    def get(self, kid: str, seen: bytes | None = None) -> LoadedKey | None:
         """A key by id, for verification.
 
         An unknown id may be a key made since the last load (by a rotation, or by another
@@ -91,7 +91,13 @@ class KeyRing:
         the :mod:`keys.freshness` stamp: while the stamp is the one this ring was loaded
         under, no key can be missing and a forged id costs no query. Otherwise the ring is
         reloaded (a handful of rows), once per change.
+
+        ``seen``, the stamp the caller's request observed, reloads a ring loaded under
+        another one even for a known id: a key deleted or retired since (by hand, say)
+        stops verifying as soon as the change is announced.
         """
+        if seen is not None and self._stamp is not None and seen != self._loaded_under:
+            self.reload()
         key = self._keys.get(kid)
         if key is None and len(kid) <= KID_MAX_LENGTH and not self._unchanged_since_load():
             self.reload()

@@ -16,7 +16,7 @@ from typing import IO, Literal
 
 from sqlalchemy import select
 
-from keys import api_keys, directory
+from keys import api_keys, directory, state_cache
 from keys import format as fmt
 from keys.audit import Actor, Target, record
 from keys.base import DbSession, now_ms
@@ -87,6 +87,8 @@ def revoke(session: DbSession, key: UserKey, actor: Actor) -> UserKey:
     if key.revoked_at is None:
         key.revoked_at = now_ms()
         record(session, org_id=key.org_id, verb="revoked", actor=actor, target=_target(key))
+    else:
+        state_cache.announce(session)  # revoked by a request whose bump may not have landed
     return key
 
 

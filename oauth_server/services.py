@@ -65,11 +65,9 @@ def _stamp(app: Flask) -> Stamp:
     nowhere for a shared database without Redis, whose other hosts could not be told (so
     nothing is cached there)."""
     if app.config["REDIS_URL"]:
-        from redis import Redis
-
-        client = Redis.from_url(app.config["REDIS_URL"], socket_timeout=1)
         # Deployments sharing one Redis keep their own stamps (like their throttle counts).
-        return RedisStamp(client, f"latchkey:state-stamp:{app.config['LATCHKEY_ISSUER']}")
+        key = f"latchkey:state-stamp:{app.config['LATCHKEY_ISSUER']}"
+        return RedisStamp(app.config["REDIS_URL"], key)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return FileStamp(Path(app.instance_path) / "state-stamp")
     return NoStamp()

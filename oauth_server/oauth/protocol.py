@@ -377,7 +377,7 @@ class LatchkeyRevocationEndpoint(_TokenParameter, RevocationEndpoint):
 
 def find_access_token(token_string: str) -> IntrospectedToken | None:
     """A genuine, unexpired access token and whether its state is live, or None."""
-    claims = services().tokens.decode(token_string)
+    claims = services().tokens.decode(token_string, state_view().seen)
     if claims is None:
         return None
     state = storage.token_state(state_view(), db.session, claims)

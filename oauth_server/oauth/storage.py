@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from keys import state_cache
 from keys.access_tokens import AccessTokenClaims
 from keys.base import DbSession
 from keys.models import OAuthApp, Org, ResourceServer, RevokedToken
@@ -146,7 +147,10 @@ def revoke_jti(session: DbSession, jti: str, exp: int) -> None:
     session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now))
     if session.get(RevokedToken, jti) is None:
         session.add(RevokedToken(jti=jti, expires_at=exp))
+    else:
+        state_cache.announce(session)  # recorded by a request whose bump may not have landed
     try:
         session.commit()
     except IntegrityError:  # revoked twice at the same moment: it is revoked either way
         session.rollback()
+        state_cache.announce(session)

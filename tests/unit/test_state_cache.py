@@ -22,6 +22,8 @@ from keys.state_cache import StateCache
 from keys.usage import UsageCounter
 from tests.unit.conftest import new_api_key
 
+REDIS = "redis://127.0.0.1:6379/15"
+
 
 class CountingStamp:
     """A stamp that counts its bumps (a real FileStamp underneath)."""
@@ -166,9 +168,9 @@ def test_a_redis_stamp_moves_on_every_bump_and_when_redis_loses_it() -> None:
 
     from keys.freshness import RedisStamp
 
-    client = Redis.from_url("redis://127.0.0.1:6379/15")
+    client = Redis.from_url(REDIS)
     key = f"latchkey:test-stamp:{secrets.token_hex(6)}"
-    stamp = RedisStamp(client, key)
+    stamp = RedisStamp(REDIS, key)
     try:
         first = stamp.read()
         assert first and stamp.read() == first
@@ -178,19 +180,41 @@ def test_a_redis_stamp_moves_on_every_bump_and_when_redis_loses_it() -> None:
         client.delete(key)  # a Redis restart or an eviction
         third = stamp.read()
         assert third and third not in (first, second)
+
+        # A reconnect (a restart, a failover) may bring back an older value: what was
+        # read before it must not match again, even for the very same value.
+        old_value = client.get(key)
+        stamp._own().connection.disconnect()  # type: ignore[union-attr]
+        after = stamp.read()
+        assert client.get(key) == old_value and after and after != third
     finally:
         client.delete(key)
 
 
-def test_an_unreachable_redis_means_no_cache() -> None:
-    from redis import Redis
+def test_an_unreachable_redis_means_no_cache_and_a_failed_announcement() -> None:
+    from redis.exceptions import RedisError
 
     from keys.freshness import RedisStamp
 
-    stamp = RedisStamp(Redis.from_url("redis://127.0.0.1:1/0", socket_timeout=0.2), "k")
+    stamp = RedisStamp("redis://127.0.0.1:1/0", "k")
     assert stamp.read() is None
+    with pytest.raises(RedisError):
+        stamp.bump()  # a change nobody could be told of must not look announced
     view = StateCache(stamp).view()
     loads: list[int] = []
     view.get("x", lambda: loads.append(1))
     view.get("x", lambda: loads.append(1))
     assert loads == [1, 1]
+
+
+def test_a_revoke_that_finds_the_key_already_revoked_still_announces(
+    session: Session, core: Core, org: Org, actor: Actor, stamp: CountingStamp
+) -> None:
+    """Its caller answers success; the first revoke's bump may not have landed yet."""
+    key, _ = new_api_key(session, core, org, actor)
+    api_keys.revoke(session, key, actor)
+    session.commit()
+    bumps = stamp.bumps
+    api_keys.revoke(session, key, actor)  # nothing left to change
+    session.commit()
+    assert stamp.bumps == bumps + 1
