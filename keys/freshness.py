@@ -33,6 +33,11 @@ log = logging.getLogger("latchkey")
 STAMP_SIZE = 8
 
 
+class StampNotWritten(Exception):
+    """A committed change could not be announced: other processes may serve the old state
+    until the next announcement (``flask invalidate-caches``)."""
+
+
 class Stamp(Protocol):
     def read(self) -> bytes | None:
         """The current stamp, or None when it cannot be told (then nothing may be cached)."""
@@ -122,7 +127,10 @@ class RedisStamp:
             self._redis.set(self._key, os.urandom(STAMP_SIZE))
         except RedisError:
             log.exception("could not announce a credential change through Redis; retrying")
-            self._redis.set(self._key, os.urandom(STAMP_SIZE))
+            try:
+                self._redis.set(self._key, os.urandom(STAMP_SIZE))
+            except RedisError as exc:
+                raise StampNotWritten(str(exc)) from exc
 
 
 class NoStamp:

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
 
 from keys.errors import DomainError
+from keys.freshness import StampNotWritten
 from oauth_server.api.problems import from_domain_error, problem
 from oauth_server.extensions import csrf, db
 
@@ -46,6 +47,20 @@ def routing_error(error: HTTPException) -> Response | HTTPException:
     if request.path == "/api" or request.path.startswith("/api/"):
         return http_error(error)
     return error
+
+
+@bp.errorhandler(StampNotWritten)
+def not_announced(error: StampNotWritten) -> Response:
+    """The change is committed, but Redis could not tell the other processes: say exactly
+    that, and how to finish the job."""
+    log.error("credential change not announced: %s", error)
+    return problem(
+        503,
+        "The change was saved, but other Latchkey processes could not be told (Redis is "
+        "unreachable): they may still accept the old state. Once Redis is back, run "
+        "`flask --app app invalidate-caches`.",
+        code="change-not-announced",
+    )
 
 
 @bp.errorhandler(Exception)
