@@ -96,18 +96,22 @@ class KeyRing:
         another one even for a known id: a key deleted or retired since (by hand, say)
         stops verifying as soon as the change is announced.
         """
+        key = self._keys.get(kid)
         if seen is not None and self._stamp is not None and seen != self._loaded_under:
             self.reload()
-        key = self._keys.get(kid)
-        if key is None and len(kid) <= KID_MAX_LENGTH and not self._unchanged_since_load():
+            key = self._keys.get(kid)
+        elif key is None and len(kid) <= KID_MAX_LENGTH and not self._unchanged_since(seen):
             self.reload()
             key = self._keys.get(kid)
         return key
 
-    def _unchanged_since_load(self) -> bool:
+    def _unchanged_since(self, seen: bytes | None) -> bool:
+        """Whether the stamp is still the one this ring was loaded under: the caller's, when
+        its request observed one (no second read of the stamp), else read now."""
         if self._stamp is None or self._loaded_under is None:
             return False
-        return self._stamp.read() == self._loaded_under
+        current = seen if seen is not None else self._stamp.read()
+        return current == self._loaded_under
 
     def public_jwks(self) -> dict[str, Any]:
         """Every signing key that may still verify a live token (RFC 7517 JWK Set).
