@@ -34,12 +34,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     app.config.update(config.load(app.instance_path, overrides))
     app.url_map.converters["id"] = RecordIdConverter
-    hops = app.config["LATCHKEY_PROXY_HOPS"]
-    if hops:
-        # Behind the TLS proxy every client has the proxy's address: trust exactly that many
-        # X-Forwarded-For / -Proto hops, so per-address limits and last-used addresses see
-        # the real client (and a client cannot forge its address past the proxy).
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     db.init_app(app)
     migrate.init_app(
@@ -61,10 +55,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     from oauth_server.oauth.protocol import create_authorization_server
     from oauth_server.oauth.views import bp as oauth_bp
+    from oauth_server.oauth.wsgi import OAuthEndpoints
 
     with app.app_context():
-        create_authorization_server(app)
+        server = create_authorization_server(app)
     app.register_blueprint(oauth_bp)
+    # Inside ProxyFix (wrapped below), so the endpoints see the client's forwarded address.
+    app.wsgi_app = OAuthEndpoints(app, server, app.wsgi_app)  # type: ignore[method-assign]
 
     from oauth_server.api import bp as api_bp
     from oauth_server.api import register_views
@@ -87,6 +84,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from oauth_server.cli import register_commands
 
     register_commands(app)
+
+    hops = app.config["LATCHKEY_PROXY_HOPS"]
+    if hops:
+        # Behind the TLS proxy every client has the proxy's address: trust exactly that many
+        # X-Forwarded-For / -Proto hops, so per-address limits and last-used addresses see
+        # the real client (and a client cannot forge its address past the proxy).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     bootstrap_admin(app)
     return app

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import (
     ClientMixin,
@@ -30,7 +30,6 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization, scope_to_li
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import Flask
-from flask import request as flask_request
 
 from keys import client_secrets, verification
 from keys.access_tokens import AccessTokenClaims
@@ -309,6 +308,14 @@ class LatchkeyIntrospectionEndpoint(_TokenParameter, IntrospectionEndpoint):
         except verification.KeyRejected:
             return None
 
+    def authenticate_token(self, request: Any, client: Any) -> Any:
+        """RFC 7662 §2.1; a live key shown to a resource server counts as used (in memory,
+        written in batches)."""
+        token = super().authenticate_token(request, client)
+        if isinstance(token, IntrospectedKey):
+            services().usage.hit(token.key.kind, token.key.id, request.remote_addr)
+        return token
+
     def check_permission(self, token: Any, client: Any, request: Any) -> bool:
         """RFC 7662 §4: a token for another audience is not active for this caller. Keys
         are for every resource server."""
@@ -341,9 +348,8 @@ class LatchkeyIntrospectionEndpoint(_TokenParameter, IntrospectionEndpoint):
 
 
 def _key_introspection(key: VerifiedKey) -> dict[str, Any]:
-    """An active key: counted as used (in memory, written in batches), then described.
-    ``exp`` only when the key expires; ``jti`` is the key's display prefix."""
-    services().usage.hit(key.kind, key.id, flask_request.remote_addr)
+    """An active key, described: ``exp`` only when the key expires; ``jti`` is the key's
+    display prefix."""
     issuer = services().issuer
     answer: dict[str, Any] = {
         "active": True,
@@ -387,13 +393,31 @@ def find_access_token(token_string: str) -> IntrospectedToken | None:
 
 
 class LatchkeyAuthorizationServer(AuthorizationServer):
+    """Authlib's framework-neutral server: :mod:`oauth_server.oauth.wsgi` hands it requests
+    already read from the WSGI environ and sends the ``(status, body, headers)`` it returns."""
+
+    def query_client(self, client_id: str) -> _SecretClient | None:
+        return query_client(client_id)
+
+    def save_token(self, token: dict[str, Any], request: Any) -> None:
+        """Tokens are self-contained: nothing to save (DESIGN.md, "Credential formats")."""
+
+    def create_oauth2_request(self, request: Any) -> Any:
+        return request
+
+    def handle_response(self, status: int, body: Any, headers: Any) -> tuple[int, Any, Any]:
+        return status, body, headers
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        """No one listens to Authlib's signals here."""
+
     def create_token_response(self, request: Any = None) -> Any:
         """RFC 6749 §5.2: a request without ``grant_type`` is missing a required parameter
         (``invalid_request``); ``unsupported_grant_type`` is for a grant type we do not serve,
         which is all Authlib would answer."""
-        if not (request or flask_request).values.get("grant_type"):
+        if not request.payload.data.get("grant_type"):
             error = InvalidRequestError("The 'grant_type' parameter is required.")
-            return self.handle_error_response(self.create_oauth2_request(request), error)
+            return self.handle_error_response(request, error)
         return super().create_token_response(request)
 
     def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Any:
@@ -410,9 +434,8 @@ class LatchkeyAuthorizationServer(AuthorizationServer):
             ) from None
 
 
-def create_authorization_server(app: Flask) -> AuthorizationServer:
+def create_authorization_server(app: Flask) -> LatchkeyAuthorizationServer:
     server = LatchkeyAuthorizationServer()
-    server.init_app(app, query_client=query_client, save_token=lambda token, request: None)
     server.register_token_generator("client_credentials", generate_access_token)
     server.register_client_auth_method("client_secret_basic", authenticate_basic)
     server.register_client_auth_method("client_secret_post", authenticate_post)

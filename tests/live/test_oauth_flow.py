@@ -99,3 +99,73 @@ def test_oversized_bodies_are_refused_with_413_in_each_interfaces_shape(
     assert r.status_code == 413
     assert r.headers["Content-Type"].startswith("application/problem+json")
     assert r.json()["status"] == 413
+
+
+def test_oauth_post_endpoints_answer_only_post_in_rfc_6749_shape(server: LiveServer) -> None:
+    for path in ("/oauth/token", "/oauth/introspect", "/oauth/revoke"):
+        r = requests.get(f"{server.url}{path}", timeout=10)
+        assert r.status_code == 405
+        assert r.headers["Allow"] == "POST"
+        assert r.headers["Cache-Control"] == "no-store"
+        assert r.json()["error"] == "invalid_request"
+
+
+def test_token_responses_carry_no_store_and_the_security_headers(
+    server: LiveServer, make_app: Any, resource_server: dict[str, Any]
+) -> None:
+    app = make_app(scopes=["people:read"])
+    token = requests.post(
+        f"{server.url}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(app["client_id"], app["client_secret"]),
+        timeout=10,
+    )
+    failed = requests.post(
+        f"{server.url}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(app["client_id"], "not-the-secret"),
+        timeout=10,
+    )
+    answer = introspect(server, resource_server, token.json()["access_token"])
+    for r in (token, failed, answer):
+        assert r.headers["Content-Type"] == "application/json"
+        assert r.headers["Cache-Control"] == "no-store"
+        assert r.headers["Pragma"] == "no-cache"
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert r.headers["X-Frame-Options"] == "DENY"
+        assert r.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert failed.status_code == 401
+    assert failed.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_a_plain_http_host_that_is_not_loopback_is_served(
+    server: LiveServer, make_app: Any
+) -> None:
+    """Behind the operator's TLS proxy the Host is the proxy's name over plain HTTP; that is
+    the proxy's transport to secure, not a reason to refuse the request."""
+    app = make_app(scopes=["people:read"])
+    r = requests.post(
+        f"{server.url}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(app["client_id"], app["client_secret"]),
+        headers={"Host": "latchkey.internal:8080"},
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["token_type"] == "Bearer"
+
+
+def test_parameters_in_the_query_string_are_read_as_before(
+    server: LiveServer, make_app: Any
+) -> None:
+    """A client that puts ``scope`` in the URL gets the narrower token it asked for, never
+    silently every scope of the app."""
+    app = make_app(scopes=["people:read", "leads:read"])
+    r = requests.post(
+        f"{server.url}/oauth/token?scope=leads:read",
+        data={"grant_type": "client_credentials"},
+        auth=(app["client_id"], app["client_secret"]),
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["scope"] == "leads:read"

@@ -1,0 +1,190 @@
+"""The OAuth POST endpoints (token, introspection, revocation) served as plain WSGI.
+
+Resource servers call introspection on every request they serve and machine clients ask for
+tokens all day, so what these endpoints cost per request is the operator's bill. Through
+Flask, the framework around them cost more than everything Latchkey did for them: a request
+context, URL routing, context-local proxies, the response object and the after-request hooks
+(the benchmark's profile; the README's "Benchmark" has the figures). So they are answered here,
+in front of Flask, with only what they use: Werkzeug's form parser, an app context (for the
+database session and the services), and Authlib's authorization server, which does all the
+protocol work exactly as before. Every other path goes on to Flask untouched.
+
+What the blueprint did for these endpoints is done here too: the per-client and per-address
+throttle on failed client authentication, RFC 6749 §5.2 JSON for HTTP-level errors (413, 405),
+and the security headers every response carries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from werkzeug.datastructures import CombinedMultiDict, EnvironHeaders, MultiDict
+from werkzeug.exceptions import HTTPException
+from werkzeug.formparser import parse_form_data
+
+from keys.freshness import StampNotWritten
+from oauth_server import throttle
+from oauth_server.console.security import HEADERS, STRICT_TRANSPORT_SECURITY
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from flask import Flask
+
+    from oauth_server.oauth.protocol import LatchkeyAuthorizationServer
+
+log = logging.getLogger("latchkey")
+
+#: Path → the Authlib endpoint that answers it ("token" is the grant's token endpoint).
+ENDPOINTS = {
+    "/oauth/token": "token",
+    "/oauth/introspect": "introspection",
+    "/oauth/revoke": "revocation",
+}
+
+CLIENT_AUTH_LIMIT = "LATCHKEY_CLIENT_AUTH_LIMIT"
+
+NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
+
+Headers = list[tuple[str, str]]
+
+
+class FormPayload(OAuth2Payload):
+    """The request's parameters, as Authlib reads them: the body's form, and the query string
+    (as Flask's ``request.values`` had them)."""
+
+    def __init__(self, values: MultiDict[str, str]) -> None:
+        self._values = values
+
+    @property
+    def data(self) -> MultiDict[str, str]:
+        return self._values
+
+    @property
+    def datalist(self) -> dict[str, list[str]]:  # type: ignore[override]
+        return self._values.to_dict(flat=False)
+
+
+class WsgiOAuth2Request(OAuth2Request):
+    """Authlib's request, read straight from the WSGI environ.
+
+    Authlib's constructor refuses a plain-HTTP URL that is not loopback ("OAuth 2 MUST utilize
+    https"); Latchkey serves plain HTTP behind the operator's TLS-terminating proxy by design
+    (DESIGN.md, "Transport"), so transport security is the proxy's, and it is not checked here.
+    """
+
+    def __init__(self, environ: WSGIEnvironment, form: MultiDict[str, str]) -> None:
+        self.method = environ["REQUEST_METHOD"]
+        self.uri = environ.get("PATH_INFO", "")
+        self.headers = EnvironHeaders(environ)
+        self._body = None
+        query = environ.get("QUERY_STRING")
+        self._form = form
+        self._args: MultiDict[str, str] = (
+            MultiDict(parse_qsl(query, keep_blank_values=True, errors="replace"))
+            if query
+            else MultiDict()
+        )
+        self.payload = FormPayload(CombinedMultiDict([self._args, form]) if query else form)
+        #: The client's address (ProxyFix has already applied ``LATCHKEY_PROXY_HOPS``).
+        self.remote_addr: str | None = environ.get("REMOTE_ADDR")
+        self.client = None
+        self.auth_method = None
+        self.user = None
+        self.authorization_code = None
+        self.refresh_token = None
+        self.credential = None
+        self._scope = None
+
+    @property
+    def args(self) -> MultiDict[str, str]:
+        return self._args
+
+    @property
+    def form(self) -> MultiDict[str, str]:
+        return self._form
+
+
+class OAuthEndpoints:
+    """WSGI middleware that answers the OAuth POST endpoints and passes everything else on."""
+
+    def __init__(
+        self, flask_app: Flask, server: LatchkeyAuthorizationServer, downstream: WSGIApplication
+    ) -> None:
+        self._flask_app = flask_app
+        self._server = server
+        self._downstream = downstream
+        self._max_content_length: int | None = flask_app.config["MAX_CONTENT_LENGTH"]
+        headers = list(HEADERS.items())
+        if flask_app.config["LATCHKEY_ISSUER"].startswith("https://"):
+            headers.append(("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY))
+        self._security_headers = tuple(headers)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        endpoint = ENDPOINTS.get(environ.get("PATH_INFO", ""))
+        if endpoint is None:
+            return self._downstream(environ, start_response)
+        with self._flask_app.app_context():
+            status, body, headers = self._respond(endpoint, environ)
+        payload = json.dumps(body).encode() if isinstance(body, dict) else body
+        headers = [*headers, *self._security_headers, ("Content-Length", str(len(payload)))]
+        start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+        return [payload]
+
+    def _respond(self, endpoint: str, environ: WSGIEnvironment) -> tuple[int, Any, Headers]:
+        if environ["REQUEST_METHOD"] != "POST":
+            return _error(405, "invalid_request", "Use POST.", [("Allow", "POST")])
+        try:
+            _, form, _ = parse_form_data(environ, max_content_length=self._max_content_length)
+        except HTTPException as error:  # 413: a body over MAX_CONTENT_LENGTH
+            return _error(error.code or 400, "invalid_request", error.description or error.name)
+        request = WsgiOAuth2Request(environ, form)
+        try:
+            return self._throttled(endpoint, request)
+        except StampNotWritten:
+            log.error("token revocation saved but not announced: Redis unreachable")
+            return _error(
+                503,
+                "temporarily_unavailable",
+                "The token was revoked, but other Latchkey processes could not be told (Redis "
+                "is unreachable). Retry the revocation once Redis is back.",
+            )
+        except Exception:
+            log.exception("unhandled error on POST %s", environ.get("PATH_INFO"))
+            return _error(500, "server_error", "Something went wrong on our side.")
+
+    def _throttled(self, endpoint: str, request: WsgiOAuth2Request) -> tuple[int, Any, Headers]:
+        """20 failed client authentications a minute per client ID and per IP (DESIGN.md);
+        past that, 429 with ``Retry-After`` until the window resets."""
+        client_id, _ = extract_basic_authorization(request.headers)
+        keys = (f"ip:{request.remote_addr}", f"client:{client_id or request.form.get('client_id')}")
+        exhausted = throttle.check(CLIENT_AUTH_LIMIT, *keys)
+        if exhausted:
+            return _error(
+                429,
+                "temporarily_unavailable",
+                "Too many failed client authentications; retry later.",
+                [("Retry-After", str(exhausted.retry_after))],
+            )
+        server = self._server
+        if endpoint == "token":
+            status, body, headers = server.create_token_response(request)
+        else:
+            status, body, headers = server.create_endpoint_response(endpoint, request)
+        if status == 401:
+            throttle.count_failure(CLIENT_AUTH_LIMIT, *keys)
+        return status, body, headers
+
+
+def _error(
+    status: int, error: str, description: str, extra: Headers | None = None
+) -> tuple[int, dict[str, str], Headers]:
+    """An error in RFC 6749 §5.2's JSON shape, never cached."""
+    headers: Headers = [("Content-Type", "application/json"), *NO_STORE, *(extra or [])]
+    return status, {"error": error, "error_description": description}, headers
