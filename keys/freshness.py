@@ -82,8 +82,10 @@ class RedisStamp:
     older value again — one restored from a snapshot, or a replica's that missed the last
     write — and entries read under it before must not match again.
 
-    Each thread reads through a connection of its own: the read happens on every request,
-    and checking a connection out of the shared pool and back was a third of its cost.
+    Each thread reads through a connection of its own, with the GET packed once: the read
+    happens on every request, and going through the client (pool checkout, retry wrapper,
+    command packing, response callbacks) cost a third of it again. A connection that fails
+    is closed by redis-py and opens again on the next read.
     """
 
     def __init__(self, url: str, key: str) -> None:
@@ -96,25 +98,29 @@ class RedisStamp:
         connection.on_connect()  # what redis-py does when no callback is given
         self._connects += 1
 
-    def _own(self) -> Redis:
-        """This thread's client (a forked child makes its own: sockets are not shared)."""
-        own: tuple[int, Redis] | None = getattr(self._local, "client", None)
+    def _own(self) -> tuple[Any, Any]:
+        """This thread's connection and its packed GET (a forked child makes its own: sockets
+        are not shared)."""
+        own: tuple[int, Any, Any] | None = getattr(self._local, "own", None)
         if own is None or own[0] != os.getpid():
-            client = Redis(
-                connection_pool=self._redis.connection_pool, single_connection_client=True
+            connection = self._redis.connection_pool.make_connection()
+            own = self._local.own = (
+                os.getpid(),
+                connection,
+                connection.pack_command("GET", self._key),  # type: ignore[no-untyped-call]
             )
-            own = self._local.client = (os.getpid(), client)
-        return own[1]
+        return own[1], own[2]
 
     def read(self) -> bytes | None:
         try:
-            redis = self._own()
-            value = redis.get(self._key)
+            connection, get = self._own()
+            connection.send_packed_command(get, check_health=False)
+            value = connection.read_response()
             if value is None:
                 # Never set, or lost (a Redis restart, an eviction): a fresh random stamp,
                 # so no entry read under the lost one can match again.
-                redis.set(self._key, os.urandom(STAMP_SIZE), nx=True)
-                value = redis.get(self._key)
+                self._redis.set(self._key, os.urandom(STAMP_SIZE), nx=True)
+                value = self._redis.get(self._key)
         except RedisError:
             log.warning("Redis unreachable: serving credential state from the database")
             return None
