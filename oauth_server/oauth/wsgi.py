@@ -77,6 +77,7 @@ class WsgiOAuth2Request(OAuth2Request):
     Authlib's constructor refuses a plain-HTTP URL that is not loopback ("OAuth 2 MUST utilize
     https"); Latchkey serves plain HTTP behind the operator's TLS-terminating proxy by design
     (DESIGN.md, "Transport"), so transport security is the proxy's, and it is not checked here.
+    The constructor therefore sets what Authlib 1.9's sets, without calling it.
     """
 
     def __init__(self, environ: WSGIEnvironment, form: MultiDict[str, str]) -> None:
@@ -121,8 +122,9 @@ class OAuthEndpoints:
         self._server = server
         self._downstream = downstream
         self._max_content_length: int | None = flask_app.config["MAX_CONTENT_LENGTH"]
+        self._issuer: str = flask_app.config["LATCHKEY_ISSUER"]
         headers = list(HEADERS.items())
-        if flask_app.config["LATCHKEY_ISSUER"].startswith("https://"):
+        if self._issuer.startswith("https://"):
             headers.append(("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY))
         self._security_headers = tuple(headers)
 
@@ -163,7 +165,9 @@ class OAuthEndpoints:
         """20 failed client authentications a minute per client ID and per IP (DESIGN.md);
         past that, 429 with ``Retry-After`` until the window resets."""
         client_id, _ = extract_basic_authorization(request.headers)
-        keys = (f"ip:{request.remote_addr}", f"client:{client_id or request.form.get('client_id')}")
+        client_id = client_id or request.form.get("client_id")
+        # Namespaced by issuer, as the sign-in limits are: deployments may share one Redis.
+        keys = (f"{self._issuer} ip:{request.remote_addr}", f"{self._issuer} client:{client_id}")
         exhausted = throttle.check(CLIENT_AUTH_LIMIT, *keys)
         if exhausted:
             return _error(

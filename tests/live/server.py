@@ -19,12 +19,26 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from redis import Redis
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN_URL = os.environ.get("LATCHKEY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("LATCHKEY_TEST_REDIS", "redis://127.0.0.1:6379/15")
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "correct horse battery staple"
+
+
+def forget_redis_state(redis_url: str, issuer: str) -> None:
+    """Drop what an earlier server with the same issuer (a test server that had the same
+    port, minutes ago) left in the shared Redis: its throttle counts would otherwise lock
+    this one out from the start."""
+    client = Redis.from_url(redis_url)
+    try:
+        for pattern in (f"LIMITS:*/{issuer} *", f"latchkey:state-stamp:{issuer}"):
+            for key in client.scan_iter(match=pattern):
+                client.delete(key)
+    finally:
+        client.close()
 
 
 def free_port() -> int:
@@ -94,6 +108,8 @@ class LiveServer:
             **({"REDIS_URL": REDIS_URL} if self.backend == "postgresql" else {}),
             **self.extra_env,
         }
+        if self.env.get("REDIS_URL"):
+            forget_redis_state(self.env["REDIS_URL"], self.url)
         subprocess.run(
             [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
             cwd=ROOT,
