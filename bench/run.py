@@ -75,8 +75,10 @@ class Case:
 CASES = (
     Case("token-opaque", "token", lambda f: f.opaque_app_auth),
     Case("token-jwt", "token", lambda f: f.jwt_app_auth),
+    Case("token-jwt-es256", "token", lambda f: f.es256_app_auth),
     Case("introspect-opaque", "introspect", lambda f: f.opaque_token, True),
     Case("introspect-jwt", "introspect", lambda f: f.jwt_token, True),
+    Case("introspect-jwt-es256", "introspect", lambda f: f.es256_token, True),
     Case("introspect-api-key", "introspect", lambda f: f.api_key, True),
     Case("introspect-user-key", "introspect", lambda f: f.user_key, True),
     Case("introspect-garbage", "introspect", lambda f: f.garbage, False),

@@ -1,5 +1,6 @@
 """What the benchmark introspects and asks tokens for, made as an operator would: through the
-management API (a resource server, an opaque app, a JWT app, an API key), the
+management API (a resource server, an opaque app, a JWT app signing RS256 and one signing
+ES256, an API key), the
 ``import-user-keys`` command (a legacy user key), and the token endpoint (one access token of
 each format)."""
 
@@ -32,12 +33,14 @@ class Fixture:
     session_token: str
     resource_server_auth: str  # Authorization header value (Basic)
     opaque_app_auth: str
-    jwt_app_auth: str
+    jwt_app_auth: str  # RS256
+    es256_app_auth: str
     api_key: str
     api_key_id: int
     user_key: str
     opaque_token: str
     jwt_token: str
+    es256_token: str
     garbage: str
 
 
@@ -121,19 +124,24 @@ def seed(url: str, env: dict[str, str], root: Path, workdir: Path) -> Fixture:
         json={"name": "Bench API", "audience": "https://api.bench.example"},
     )
     apps = {
-        fmt: admin.call(
+        label: admin.call(
             "POST",
             "/api/apps",
             201,
             json={
-                "name": f"Bench {fmt} app",
+                "name": f"Bench {label} app",
                 "scopes": SCOPES,
                 "team_id": None,
                 "token_format": fmt,
+                "jwt_signing_alg": alg,
                 "token_ttl_seconds": TOKEN_TTL_SECONDS,
             },
         )
-        for fmt in ("opaque", "jwt")
+        for label, fmt, alg in (
+            ("opaque", "opaque", "RS256"),
+            ("jwt", "jwt", "RS256"),
+            ("es256", "jwt", "ES256"),
+        )
     }
     key = admin.call(
         "POST", "/api/keys", 201, json={"name": "Bench key", "scopes": SCOPES, "team_id": None}
@@ -145,10 +153,12 @@ def seed(url: str, env: dict[str, str], root: Path, workdir: Path) -> Fixture:
         resource_server_auth=basic(rs["client_id"], rs["client_secret"]),
         opaque_app_auth=auth["opaque"],
         jwt_app_auth=auth["jwt"],
+        es256_app_auth=auth["es256"],
         api_key=str(key["key"]),
         api_key_id=int(key["id"]),
         user_key=import_user_key(env, root, workdir, org_id),
         opaque_token=access_token(url, auth["opaque"]),
         jwt_token=access_token(url, auth["jwt"]),
+        es256_token=access_token(url, auth["es256"]),
         garbage=garbage_api_key(),
     )

@@ -3,7 +3,8 @@
 * Opaque (default): ``<kind>_<kid>.<base64url(nonce | AES-256-GCM(claims))>``. Clients can
   neither read nor forge the claims; the key id rides in the clear (and in the AEAD's
   associated data) so the right key is found without trying them all.
-* JWT (per app): RFC 9068 ``at+jwt``, RS256, key id in the header, public keys at the JWKS.
+* JWT (per app): RFC 9068 ``at+jwt``, RS256 or (per app) ES256, key id in the header, public
+  keys at the JWKS. A token verifies only with the algorithm of the key its id names.
 
 Reading a token checks integrity, issuer and expiry only. Whether its app, org and plan are
 still good, and whether its jti was revoked (RFC 7009), is the caller's business: that is
@@ -18,14 +19,14 @@ import json
 import os
 import secrets
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from joserfc import jwt
 from joserfc.errors import JoseError
 
-from keys.keyring import SEAL, SIGN, SIGN_ALG, KeyRing
+from keys.keyring import JWT_SIGNING_ALGS, SEAL, SIGNING_USES, KeyRing
 
 _OPAQUE_VERSION = 1
 _MAX_TOKEN_LENGTH = 4096
@@ -88,9 +89,12 @@ class AccessTokenCodec:
             exp=now + ttl_seconds,
         )
 
-    def encode(self, claims: AccessTokenClaims, token_format: str) -> str:
+    def encode(
+        self, claims: AccessTokenClaims, token_format: str, signing_alg: str = "RS256"
+    ) -> str:
+        """The token: sealed (``opaque``), or a JWT signed with ``signing_alg``."""
         if token_format == "jwt":
-            return self._sign(claims)
+            return self._sign(claims, signing_alg)
         return self._seal(claims)
 
     def decode(self, token: str, seen: bytes | None = None) -> AccessTokenClaims | None:
@@ -168,24 +172,36 @@ class AccessTokenCodec:
 
     # -- JWT (RFC 9068) --------------------------------------------------------------------
 
-    def _sign(self, claims: AccessTokenClaims) -> str:
-        key = self._keyring.current(SIGN)
-        assert key.rsa is not None
-        payload: dict[str, Any] = asdict(claims)
-        payload["sub"] = claims.client_id
-        header = {"alg": SIGN_ALG, "typ": "at+jwt", "kid": key.kid}
-        return jwt.encode(header, payload, key.rsa, algorithms=[SIGN_ALG])
+    def _sign(self, claims: AccessTokenClaims, alg: str) -> str:
+        key = self._keyring.current(SIGNING_USES[alg])
+        assert key.jwk is not None
+        payload: dict[str, Any] = {
+            "jti": claims.jti,
+            "client_id": claims.client_id,
+            "org_id": claims.org_id,
+            "team_id": claims.team_id,
+            "scope": claims.scope,
+            "aud": claims.aud,
+            "iss": claims.iss,
+            "iat": claims.iat,
+            "exp": claims.exp,
+            "sub": claims.client_id,
+        }
+        header = {"alg": alg, "typ": "at+jwt", "kid": key.kid}
+        return jwt.encode(header, payload, key.jwk, algorithms=[alg])
 
     def _verify(self, token: str, seen: bytes | None) -> AccessTokenClaims | None:
         def find_key(obj: Any) -> Any:
-            kid = obj.headers().get("kid")
+            headers = obj.headers()
+            kid = headers.get("kid")
             key = self._keyring.get(kid, seen) if isinstance(kid, str) else None
-            if key is None or key.rsa is None:
+            # The key decides the algorithm: a header naming another one is a forgery.
+            if key is None or key.jwk is None or headers.get("alg") != key.alg:
                 raise JoseError("unknown key id")
-            return key.rsa
+            return key.jwk
 
         try:
-            decoded = jwt.decode(token, find_key, algorithms=[SIGN_ALG])
+            decoded = jwt.decode(token, find_key, algorithms=JWT_SIGNING_ALGS)
             if decoded.header.get("typ", "").lower() not in ("at+jwt", "application/at+jwt"):
                 return None
             c = decoded.claims

@@ -18,6 +18,7 @@ from keys.audit import Actor, Target, record, record_changes
 from keys.base import DbSession, fresh_second_after, now_ms
 from keys.core import Core
 from keys.errors import Conflict, ValidationFailed
+from keys.keyring import JWT_SIGNING_ALGS
 from keys.models import OAuthApp
 from keys.pagination import page
 from keys.validation import of_org, scopes_from_catalog, team_of_org
@@ -45,6 +46,13 @@ def _check_ttl(ttl: int) -> None:
         )
 
 
+def _check_signing_alg(alg: str) -> None:
+    if alg not in JWT_SIGNING_ALGS:
+        raise ValidationFailed.one(
+            "jwt_signing_alg", f"must be one of {', '.join(JWT_SIGNING_ALGS)}"
+        )
+
+
 def create(
     session: DbSession,
     core: Core,
@@ -57,10 +65,12 @@ def create(
     team_id: int | None,
     token_ttl_seconds: int = DEFAULT_TTL_SECONDS,
     token_format: str = "opaque",  # noqa: S107 - a format name, not a secret
+    jwt_signing_alg: str = "RS256",
 ) -> AppWithSecret:
     scope_string = scopes_from_catalog(scopes, core.scope_catalog)
     team_of_org(session, org_id, team_id)
     _check_ttl(token_ttl_seconds)
+    _check_signing_alg(jwt_signing_alg)
     public_id = fmt.new_public_id()
     app = OAuthApp(
         org_id=org_id,
@@ -70,6 +80,7 @@ def create(
         scopes=scope_string,
         token_ttl_seconds=token_ttl_seconds,
         token_format=token_format,
+        jwt_signing_alg=jwt_signing_alg,
         created_by=created_by,
     )
     secret = client_secrets.issue(app, core.hasher, core.prefixes.client_secret)
@@ -81,7 +92,12 @@ def create(
         verb="created",
         actor=actor,
         target=_target(app),
-        details={"scopes": app.scope_list, "team_id": team_id, "token_format": token_format},
+        details={
+            "scopes": app.scope_list,
+            "team_id": team_id,
+            "token_format": token_format,
+            "jwt_signing_alg": jwt_signing_alg,
+        },
     )
     return AppWithSecret(app, secret)
 
@@ -123,7 +139,9 @@ def update(
     if "token_ttl_seconds" in changes:
         _check_ttl(changes["token_ttl_seconds"])
         app.token_ttl_seconds = changes["token_ttl_seconds"]
-    for simple in ("name", "token_format"):
+    if "jwt_signing_alg" in changes:
+        _check_signing_alg(changes["jwt_signing_alg"])
+    for simple in ("name", "token_format", "jwt_signing_alg"):
         if simple in changes:
             setattr(app, simple, changes[simple])
     record_changes(

@@ -117,6 +117,8 @@ class OAuthApp(Base):
     scopes: Mapped[str] = mapped_column(Text, default="")
     token_ttl_seconds: Mapped[int] = mapped_column(Integer, default=900)
     token_format: Mapped[str] = mapped_column(String(16), default="opaque")
+    # The JWS algorithm of its JWT access tokens: "RS256" (RFC 9068's baseline) or "ES256".
+    jwt_signing_alg: Mapped[str] = mapped_column(String(8), default="RS256", server_default="RS256")
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
     created_by: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), default=None

@@ -87,6 +87,7 @@ def create_app(body: AppCreate) -> Response:
         team_id=body.team_id,
         token_ttl_seconds=body.token_ttl_seconds,
         token_format=body.token_format,
+        jwt_signing_alg=body.jwt_signing_alg,
     )
     db.session.commit()
     return respond(_with_secret(result), 201)

@@ -38,6 +38,7 @@ def _app_form(teams: list[Team], app: OAuthApp | None = None) -> AppForm:
             "scopes": app.scope_list,
             "token_ttl_seconds": app.token_ttl_seconds,
             "token_format": app.token_format,
+            "jwt_signing_alg": app.jwt_signing_alg,
         }
     form = AppForm(data=data)
     form.team_id.choices = team_choices(teams)
@@ -123,6 +124,7 @@ def create_app() -> Page | Response:
                 team_id=form.team_value(),
                 token_ttl_seconds=form.token_ttl_seconds.data,
                 token_format=form.token_format.data,
+                jwt_signing_alg=form.jwt_signing_alg.data,
             )
             db.session.commit()
         except ValidationFailed as error:
@@ -146,6 +148,7 @@ def edit_app(app_id: int) -> Page | Response:
             "team_id": form.team_value(),
             "token_ttl_seconds": form.token_ttl_seconds.data,
             "token_format": form.token_format.data,
+            "jwt_signing_alg": form.jwt_signing_alg.data,
         }
         try:
             apps.update(db.session, services().core, app, actor(), changes)

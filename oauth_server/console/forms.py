@@ -97,6 +97,14 @@ class AppForm(TeamScopeMixin, FlaskForm):  # type: ignore[misc]
         choices=[("opaque", "Opaque (default)"), ("jwt", "JWT (RFC 9068, signed)")],
         default="opaque",
     )
+    jwt_signing_alg = RadioField(
+        "JWT signing algorithm (JWT tokens only)",
+        choices=[
+            ("RS256", "RS256 (default) — every JWT library verifies it"),
+            ("ES256", "ES256 — about a tenth of the signing cost"),
+        ],
+        default="RS256",
+    )
 
     def validate_scopes(self, field: Field) -> None:
         if not field.data:

@@ -255,7 +255,7 @@ def generate_access_token(
         ttl_seconds=app.token_ttl_seconds,
     )
     return {
-        "access_token": tokens.encode(claims, app.token_format),
+        "access_token": tokens.encode(claims, app.token_format, app.jwt_signing_alg),
         "token_type": "Bearer",
         "expires_in": claims.expires_in,
         "scope": claims.scope,

@@ -45,6 +45,7 @@ class AppRecord(ClientRecord):
     scopes: str
     token_ttl_seconds: int
     token_format: str
+    jwt_signing_alg: str
     tokens_valid_after: int
     api_access: bool
     org_tokens_valid_after: int
@@ -77,6 +78,7 @@ def app_record(view: View, session: DbSession, client_id: str) -> AppRecord | No
                 OAuthApp.scopes,
                 OAuthApp.token_ttl_seconds,
                 OAuthApp.token_format,
+                OAuthApp.jwt_signing_alg,
                 OAuthApp.tokens_valid_after,
                 Org.api_access,
                 Org.tokens_valid_after.label("org_tokens_valid_after"),

@@ -24,6 +24,7 @@ APP_FIELDS = {
     "team_id",
     "token_ttl_seconds",
     "token_format",
+    "jwt_signing_alg",
     "status",
     "created_at",
     "created_by",

@@ -186,6 +186,8 @@ CASES: list[tuple[str, str, dict[str, Any], str]] = [
     ("POST", "/api/apps", {**APP, "token_ttl_seconds": 86_401}, "token_ttl_seconds"),
     ("POST", "/api/apps", {**APP, "token_ttl_seconds": "900"}, "token_ttl_seconds"),
     ("POST", "/api/apps", {**APP, "token_format": "paseto"}, "token_format"),
+    ("POST", "/api/apps", {**APP, "jwt_signing_alg": "HS256"}, "jwt_signing_alg"),
+    ("POST", "/api/apps", {**APP, "jwt_signing_alg": "none"}, "jwt_signing_alg"),
     ("POST", "/api/apps", {**APP, "api_access": "yes"}, "api_access"),
     ("PATCH", "/api/apps/{app}", {"name": ""}, "name"),
     ("PATCH", "/api/apps/{app}", {"name": LONG}, "name"),
@@ -199,6 +201,7 @@ CASES: list[tuple[str, str, dict[str, Any], str]] = [
     ("PATCH", "/api/apps/{app}", {"token_ttl_seconds": 59}, "token_ttl_seconds"),
     ("PATCH", "/api/apps/{app}", {"token_ttl_seconds": 86_401}, "token_ttl_seconds"),
     ("PATCH", "/api/apps/{app}", {"token_format": "paseto"}, "token_format"),
+    ("PATCH", "/api/apps/{app}", {"jwt_signing_alg": "RS512"}, "jwt_signing_alg"),
     ("PATCH", "/api/apps/{app}", {"client_id": "lkci_mine"}, "client_id"),
     ("POST", "/api/apps/{app}/rotate-secret", {"grace_period_seconds": -1}, "grace_period_seconds"),
     (

@@ -761,6 +761,54 @@ def test_edit_forms_and_a_rotation_with_overlap(
         assert r.json()["active"] is True  # the overlap keeps the old key working
 
 
+def test_an_apps_jwt_signing_alg_is_chosen_and_edited_in_the_console(
+    server: LiveServer, person: Callable[..., Person]
+) -> None:
+    someone = person()
+    console = someone.console(server)
+    fields = {
+        "name": "Warehouse",
+        "team_id": "",
+        "scopes": ["people:read"],
+        "token_ttl_seconds": "900",
+        "token_format": "jwt",
+    }
+    r = console.post(
+        "/settings/api-access/apps",
+        {**fields, "jwt_signing_alg": "ES256"},
+        form_page="/settings/api-access/apps/new",
+    )
+    assert r.status_code == 302
+    (app,) = someone.api.ok("GET", "/api/apps")
+    assert someone.api.ok("GET", f"/api/apps/{app['id']}")["jwt_signing_alg"] == "ES256"
+    assert "JWT (ES256) · 15 min" in console.get("/settings/api-access/apps").text
+
+    edit = f"/settings/api-access/apps/{app['id']}/edit"
+    page = console.get(edit)
+    assert page.status_code == 200
+    assert "checked" in attrs_of(page.text, "jwt_signing_alg-1")  # ES256
+    assert "checked" not in attrs_of(page.text, "jwt_signing_alg-0")
+    r = console.post(edit, {**fields, "jwt_signing_alg": "RS256"})
+    assert r.status_code == 302
+    assert someone.api.ok("GET", f"/api/apps/{app['id']}")["jwt_signing_alg"] == "RS256"
+    assert "JWT (RS256) · 15 min" in console.get("/settings/api-access/apps").text
+
+    # An algorithm the form does not offer is refused next to its field; nothing changes.
+    r = console.post(edit, {**fields, "name": "Renamed", "jwt_signing_alg": "HS256"})
+    assert r.status_code == 422
+    assert text_of(r.text, "jwt_signing_alg-error") == "Not a valid choice."
+    after = someone.api.ok("GET", f"/api/apps/{app['id']}")
+    assert after["jwt_signing_alg"] == "RS256" and after["name"] == "Warehouse"
+    r = console.post(
+        "/settings/api-access/apps",
+        {**fields, "name": "Other", "jwt_signing_alg": "HS256"},
+        form_page="/settings/api-access/apps/new",
+    )
+    assert r.status_code == 422
+    assert text_of(r.text, "jwt_signing_alg-error") == "Not a valid choice."
+    assert [a["name"] for a in someone.api.ok("GET", "/api/apps")] == ["Warehouse"]
+
+
 def test_the_api_accepts_the_console_session_with_its_csrf_token(
     server: LiveServer, person: Callable[..., Person]
 ) -> None:

@@ -140,17 +140,26 @@ def _jwks(server: LiveServer) -> list[dict[str, Any]]:
     assert r.status_code == 200
     keys: list[dict[str, Any]] = r.json()["keys"]
     for key in keys:
-        assert key["kty"] == "RSA" and key["use"] == "sig" and key["alg"] == "RS256"
-        assert key["kid"] and key["n"] and key["e"]
+        assert key["use"] == "sig" and key["kid"]
+        if key["kty"] == "RSA":
+            assert key["alg"] == "RS256" and key["n"] and key["e"]
+        else:
+            assert (key["kty"], key["crv"], key["alg"]) == ("EC", "P-256", "ES256")
+            assert key["x"] and key["y"]
         assert not {"d", "p", "q", "dp", "dq", "qi"} & set(key), "private key material published"
     return keys
+
+
+def _by_alg(keys: list[dict[str, Any]]) -> dict[str, str]:
+    return {k["alg"]: k["kid"] for k in keys}
 
 
 def test_token_key_rotation_keeps_old_tokens_and_moves_new_ones(server_factory: Any) -> None:
     # A server of its own: the JWKS is looked at before any JWT exists, and its keys rotate.
     live = server_factory()
     initial = _jwks(live)
-    assert len(initial) == 1, "the signing key is published before the first JWT"
+    assert len(initial) == 2, "a signing key of each algorithm before the first JWT"
+    assert set(_by_alg(initial)) == {"RS256", "ES256"}
     admin = Api.login(live.url, ADMIN_EMAIL, ADMIN_PASSWORD)
     rs = admin.ok(
         "POST",
@@ -166,7 +175,7 @@ def test_token_key_rotation_keeps_old_tokens_and_moves_new_ones(server_factory: 
     )
     opaque_app = admin.ok("POST", "/api/apps", 201, json={"name": "O", "scopes": ["people:read"]})
     old_jwt, old_opaque = issue(live, jwt_app), issue(live, opaque_app)
-    assert kid_of(old_jwt) == initial[0]["kid"]
+    assert kid_of(old_jwt) == _by_alg(initial)["RS256"]
 
     done = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", "rotate-token-keys"],
@@ -181,9 +190,11 @@ def test_token_key_rotation_keeps_old_tokens_and_moves_new_ones(server_factory: 
     assert "New token keys" in done.stdout
 
     after = _jwks(live)
-    assert {k["kid"] for k in after} == {kid_of(old_jwt), after[0]["kid"]}
-    assert after[0]["kid"] != kid_of(old_jwt), "the newest key is listed first"
-    new_sign_kid = after[0]["kid"]
+    new = _by_alg(after[:2])  # the newest keys are listed first
+    assert set(new) == {"RS256", "ES256"}
+    assert {k["kid"] for k in after} == {k["kid"] for k in initial} | set(new.values())
+    assert len(after) == 4
+    new_sign_kid = new["RS256"]
 
     # Tokens made before the rotation stay good, in every worker, by introspection and JWKS.
     for _ in range(6):

@@ -9,6 +9,7 @@ import random
 import time
 from typing import Any
 
+import pytest
 import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet
@@ -262,10 +263,17 @@ def test_org_plan_off_is_unauthorized_client_upgrade_required(
 # -- JWT access tokens (RFC 9068) ---------------------------------------------------------------
 
 
+@pytest.mark.parametrize(("alg", "kty"), [("RS256", "RSA"), ("ES256", "EC")])
 def test_jwt_access_token_verifies_against_the_jwks(
-    server: LiveServer, make_app: Any, resource_server: dict[str, Any]
+    server: LiveServer, make_app: Any, resource_server: dict[str, Any], alg: str, kty: str
 ) -> None:
-    app = make_app(token_format="jwt", token_ttl_seconds=600, scopes=["people:read", "leads:read"])
+    app = make_app(
+        token_format="jwt",
+        jwt_signing_alg=alg,
+        token_ttl_seconds=600,
+        scopes=["people:read", "leads:read"],
+    )
+    assert app["jwt_signing_alg"] == alg
     before = int(time.time())
     body = issue(server, app, scope="people:read", resource=resource_server["audience"])
     assert body["token_type"] == "Bearer" and body["expires_in"] == 600
@@ -273,12 +281,15 @@ def test_jwt_access_token_verifies_against_the_jwks(
     metadata = requests.get(
         f"{server.url}/.well-known/oauth-authorization-server", timeout=10
     ).json()
-    keys = KeySet.import_key_set(requests.get(metadata["jwks_uri"], timeout=10).json())
-    token = jwt.decode(body["access_token"], keys, algorithms=["RS256"])
+    jwks = requests.get(metadata["jwks_uri"], timeout=10).json()
+    keys = KeySet.import_key_set(jwks)
+    token = jwt.decode(body["access_token"], keys, algorithms=[alg])
 
     assert token.header["typ"] == "at+jwt"
-    assert token.header["alg"] == "RS256"
-    assert token.header["kid"] in {k.kid for k in keys.keys}
+    assert token.header["alg"] == alg
+    published = {k["kid"]: k for k in jwks["keys"]}
+    assert published[token.header["kid"]]["kty"] == kty
+    assert published[token.header["kid"]]["alg"] == alg
     jwt.JWTClaimsRegistry(
         iss={"essential": True, "value": server.url},
         aud={"essential": True, "value": resource_server["audience"]},
@@ -298,9 +309,30 @@ def test_jwt_access_token_verifies_against_the_jwks(
     assert answer["jti"] == claims["jti"] and answer["exp"] == claims["exp"]
 
     # Without ``resource`` the audience is the issuer (DESIGN.md).
-    default = jwt.decode(issue(server, app)["access_token"], keys, algorithms=["RS256"])
+    default = jwt.decode(issue(server, app)["access_token"], keys, algorithms=[alg])
     assert default.claims["aud"] == server.url
     assert default.claims["scope"] == ALL_SCOPES
+
+
+def test_switching_the_signing_algorithm_moves_new_tokens_only(
+    server: LiveServer, admin: Api, make_app: Any, resource_server: dict[str, Any]
+) -> None:
+    app = make_app(token_format="jwt")
+    assert app["jwt_signing_alg"] == "RS256"  # RFC 9068's baseline is the default
+    before = issue(server, app)["access_token"]
+    admin.ok("PATCH", f"/api/apps/{app['id']}", json={"jwt_signing_alg": "ES256"})
+    after = issue(server, app)["access_token"]
+
+    def alg(token: str) -> str:
+        return str(jwt.decode(token, KeySet.import_key_set(jwks(server))).header["alg"])
+
+    assert (alg(before), alg(after)) == ("RS256", "ES256")
+    for token in (before, after):
+        assert introspect(server, resource_server, token)["active"] is True
+
+
+def jwks(server: LiveServer) -> dict[str, Any]:
+    return requests.get(f"{server.url}/oauth/jwks", timeout=10).json()  # type: ignore[no-any-return]
 
 
 # -- secret rotation ----------------------------------------------------------------------------

@@ -3,6 +3,8 @@ keys, and still readable after the keys rotate."""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,24 +42,43 @@ def claims(c: AccessTokenCodec, ttl: int = 900, audience: str | None = None):  #
     )
 
 
-@pytest.mark.parametrize("token_format", ["opaque", "jwt"])
-def test_round_trip(session_factory: object, token_format: str) -> None:
+FORMATS = [("opaque", "RS256"), ("jwt", "RS256"), ("jwt", "ES256")]
+
+
+@pytest.mark.parametrize(("token_format", "alg"), FORMATS)
+def test_round_trip(session_factory: object, token_format: str, alg: str) -> None:
     c = codec(session_factory)
     original = claims(c, audience="https://api.example.com")
-    token = c.encode(original, token_format)
+    token = c.encode(original, token_format, alg)
     assert c.decode(token) == original
     if token_format == "opaque":
         assert token.startswith("lkat_")
         assert "people" not in token and "lkci_abc" not in token  # sealed, not merely encoded
+    else:
+        header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+        assert header["alg"] == alg and header["typ"] == "at+jwt"
 
 
-@pytest.mark.parametrize("token_format", ["opaque", "jwt"])
-def test_any_changed_character_is_refused(session_factory: object, token_format: str) -> None:
+@pytest.mark.parametrize(("token_format", "alg"), FORMATS)
+def test_any_changed_character_is_refused(
+    session_factory: object, token_format: str, alg: str
+) -> None:
     c = codec(session_factory)
-    token = c.encode(claims(c), token_format)
+    token = c.encode(claims(c), token_format, alg)
     for i in range(5, len(token), 7):
         replacement = "A" if token[i] != "A" else "B"
         assert c.decode(token[:i] + replacement + token[i + 1 :]) is None
+
+
+def test_a_jwt_verifies_only_with_the_algorithm_of_its_key(session_factory: object) -> None:
+    """A header that names another algorithm than its key's is a forgery, even when the
+    rest of the token is genuine (RFC 8725 §3.1)."""
+    c = codec(session_factory)
+    for alg, other in (("ES256", "RS256"), ("RS256", "ES256"), ("RS256", "HS256")):
+        header, payload, signature = c.encode(claims(c), "jwt", alg).split(".")
+        fields = json.loads(base64.urlsafe_b64decode(header + "=="))
+        forged = base64.urlsafe_b64encode(json.dumps({**fields, "alg": other}).encode())
+        assert c.decode(f"{forged.decode().rstrip('=')}.{payload}.{signature}") is None
 
 
 def test_another_deployments_keys_cannot_read_it(session_factory: object, tmp_path: Path) -> None:
@@ -85,7 +106,7 @@ def test_keys_are_encrypted_at_rest(session_factory: object) -> None:
 
 def test_rotation_keeps_old_tokens_readable(session_factory: object) -> None:
     c = codec(session_factory)
-    before = {f: c.encode(claims(c), f) for f in ("opaque", "jwt")}
+    before = {(f, alg): c.encode(claims(c), f, alg) for f, alg in FORMATS}
     ring = KeyRing(b"k" * 32, session_factory)  # type: ignore[arg-type]
     with session_factory() as session:  # type: ignore[operator]
         ring.rotate(session)
@@ -94,6 +115,7 @@ def test_rotation_keeps_old_tokens_readable(session_factory: object) -> None:
     for token in before.values():
         assert fresh.decode(token) is not None
     after = fresh.encode(claims(fresh), "opaque")
-    assert after.split(".")[0] != before["opaque"].split(".")[0]  # a new key id
-    kids = [k["kid"] for k in fresh._keyring.public_jwks()["keys"]]
-    assert len(kids) == 2
+    assert after.split(".")[0] != before[("opaque", "RS256")].split(".")[0]  # a new key id
+    # Old and new key of each signing algorithm, newest first.
+    algs = [k["alg"] for k in fresh._keyring.public_jwks()["keys"]]
+    assert sorted(algs[:2]) == ["ES256", "RS256"] and sorted(algs[2:]) == ["ES256", "RS256"]
