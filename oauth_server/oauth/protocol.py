@@ -26,7 +26,7 @@ from authlib.oauth2.rfc6749 import (
     UnauthorizedClientError,
 )
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
-from authlib.oauth2.rfc6749.util import extract_basic_authorization, scope_to_list
+from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import Flask
@@ -136,7 +136,7 @@ def _authenticate(client_id: str | None, secret: str | None) -> _SecretClient | 
 
 def authenticate_basic(_query_client: Any, request: Any) -> _SecretClient | None:
     """RFC 6749 §2.3.1 HTTP Basic (form-urlencoded id and secret, then base64)."""
-    return _authenticate(*extract_basic_authorization(request.headers))
+    return _authenticate(*request.basic_credentials)
 
 
 def authenticate_post(_query_client: Any, request: Any) -> _SecretClient | None:

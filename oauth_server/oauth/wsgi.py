@@ -95,6 +95,11 @@ class WsgiOAuth2Request(OAuth2Request):
         self.payload = FormPayload(CombinedMultiDict([self._args, form]) if query else form)
         #: The client's address (ProxyFix has already applied ``LATCHKEY_PROXY_HOPS``).
         self.remote_addr: str | None = environ.get("REMOTE_ADDR")
+        #: RFC 6749 §2.3.1 client ID and secret from ``Authorization: Basic``, decoded once
+        #: for the throttle and client authentication both.
+        self.basic_credentials: tuple[str | None, str | None] = extract_basic_authorization(
+            self.headers
+        )
         self.client = None
         self.auth_method = None
         self.user = None
@@ -164,8 +169,7 @@ class OAuthEndpoints:
     def _throttled(self, endpoint: str, request: WsgiOAuth2Request) -> tuple[int, Any, Headers]:
         """20 failed client authentications a minute per client ID and per IP (DESIGN.md);
         past that, 429 with ``Retry-After`` until the window resets."""
-        client_id, _ = extract_basic_authorization(request.headers)
-        client_id = client_id or request.form.get("client_id")
+        client_id = request.basic_credentials[0] or request.form.get("client_id")
         # Namespaced by issuer, as the sign-in limits are: deployments may share one Redis.
         keys = (f"{self._issuer} ip:{request.remote_addr}", f"{self._issuer} client:{client_id}")
         exhausted = throttle.check(CLIENT_AUTH_LIMIT, *keys)
