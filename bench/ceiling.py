@@ -4,9 +4,16 @@ Served by the same server with the same settings as Latchkey and driven by the s
 scripts (same method, headers and body), it shows what the server and Flask alone cost: no
 client authentication, no database, no crypto. ``ratio`` in the benchmark's table is
 Latchkey's throughput divided by this.
+
+:func:`floor` is the server's own floor: a bare WSGI function, no framework at all, giving
+the same answers (Latchkey's OAuth POST endpoints do not go through Flask's request cycle).
 """
 
 from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from flask import Flask, Response, jsonify
 
@@ -55,3 +62,27 @@ def introspect() -> Response:
 @app.get("/ready")
 def ready() -> str:
     return "ok"
+
+
+_FLOOR_BODIES = {
+    "/oauth/token": json.dumps(TOKEN).encode(),
+    "/oauth/introspect": json.dumps(INTROSPECTION).encode(),
+}
+
+
+def floor(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """The same answers as :data:`app`, from a plain WSGI function."""
+    body = _FLOOR_BODIES.get(environ.get("PATH_INFO", ""))
+    if body is None:
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+    environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    start_response(
+        "200 OK",
+        [
+            ("Content-Type", "application/json"),
+            ("Cache-Control", "no-store"),
+            ("Content-Length", str(len(body))),
+        ],
+    )
+    return [body]

@@ -4,8 +4,9 @@ For each server (``--server``) and database (``--backend``): a fresh database, m
 production server started on it; credentials seeded through the management API; then each
 case driven by wrk after a warm-up, with the server's CPU (all its processes, from /proc),
 peak worker RSS and, on PostgreSQL, the database backends' CPU measured around the run. The
-framework ceiling (bare Flask, :mod:`ceiling`) runs under the same server and settings in the
-same run. Results: a Markdown table on stdout, and JSON in ``--out``.
+framework ceiling (bare Flask, :mod:`ceiling`) and the server's floor (a bare WSGI function)
+run under the same server and settings in the same run. Results: a Markdown table on stdout,
+and JSON in ``--out``.
 
     .venv/bin/python bench/run.py                      # both databases, the recommended server
     .venv/bin/python bench/run.py --smoke --backend sqlite
@@ -445,33 +446,41 @@ def free_port() -> int:
 
 
 def run_ceiling(settings: ServerSettings, opts: Options, report: Report) -> dict[str, Row]:
-    """The bare-Flask ceiling under this server, per endpoint (``token``, ``introspect``)."""
-    scripts = opts.out / "scripts" / f"ceiling-{settings.kind}"
-    scripts.mkdir(parents=True, exist_ok=True)
-    server = servers.start(
-        settings,
-        "ceiling:app",
-        BENCH_DIR,
-        dict(os.environ),
-        free_port(),
-        opts.out / "logs" / f"ceiling-{settings.kind}.log",
-        "/ready",
-    )
-    target = Target(server, "-", None, scripts)
+    """The bare-Flask ceiling under this server, per endpoint (``token``, ``introspect``),
+    then the server's own floor (a bare WSGI function) for introspection."""
     ceilings: dict[str, Row] = {}
-    try:
-        dummy = seed.basic("lkci_000000000000", "x")
-        for endpoint, request in (
-            ("token", token_request(dummy)),
-            ("introspect", introspect_request(dummy, "x")),
-        ):
-            check_once(server.url, request, True if endpoint == "introspect" else None)
-            row = measure(target, f"ceiling-{endpoint}", request, opts, "-", None)
-            report.rows.append(row)
-            ceilings[endpoint] = row
-            _progress(row)
-    finally:
-        server.stop()
+    dummy = seed.basic("lkci_000000000000", "x")
+    requests_by_endpoint = {
+        "token": token_request(dummy),
+        "introspect": introspect_request(dummy, "x"),
+    }
+    for target_app, label, endpoints in (
+        ("ceiling:app", "ceiling", ("token", "introspect")),
+        ("ceiling:floor", "floor", ("introspect",)),
+    ):
+        scripts = opts.out / "scripts" / f"{label}-{settings.kind}"
+        scripts.mkdir(parents=True, exist_ok=True)
+        server = servers.start(
+            settings,
+            target_app,
+            BENCH_DIR,
+            dict(os.environ),
+            free_port(),
+            opts.out / "logs" / f"{label}-{settings.kind}.log",
+            "/ready",
+        )
+        target = Target(server, "-", None, scripts)
+        try:
+            for endpoint in endpoints:
+                request = requests_by_endpoint[endpoint]
+                check_once(server.url, request, True if endpoint == "introspect" else None)
+                row = measure(target, f"{label}-{endpoint}", request, opts, "-", None)
+                report.rows.append(row)
+                if label == "ceiling":
+                    ceilings[endpoint] = row
+                _progress(row)
+        finally:
+            server.stop()
     return ceilings
 
 
@@ -657,7 +666,7 @@ def markdown(report: Report) -> str:
         f"{o['workers']} workers, {o['threads']} threads. CPU = the server's processes (from "
         "/proc) per request; DB CPU = PostgreSQL backends per request; RSS = the largest "
         "worker's after the case (peak: VmHWM since start); ratio = req/s over the bare-Flask "
-        "ceiling under the same server.",
+        "ceiling under the same server; floor = a bare WSGI function under the same server.",
         "",
         "| case | backend | server | data | req/s | p50 ms | p99 ms | CPU ms/req "
         "| DB CPU ms/req | RSS MB (peak) | ratio | errors |",
