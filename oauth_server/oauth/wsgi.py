@@ -154,13 +154,13 @@ class OAuthEndpoints:
         request = WsgiOAuth2Request(environ, form)
         try:
             return self._throttled(endpoint, request)
-        except StampNotWritten:
-            log.error("token revocation saved but not announced: Redis unreachable")
+        except StampNotWritten:  # a revocation (or a throttle lock) saved, not announced
+            log.error("change on POST %s saved but not announced: Redis unreachable", endpoint)
             return _error(
                 503,
                 "temporarily_unavailable",
-                "The token was revoked, but other Latchkey processes could not be told (Redis "
-                "is unreachable). Retry the revocation once Redis is back.",
+                "The change was saved, but other Latchkey processes could not be told (Redis "
+                "is unreachable). Retry once Redis is back.",
             )
         except Exception:
             log.exception("unhandled error on POST %s", environ.get("PATH_INFO"))
