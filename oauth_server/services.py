@@ -21,6 +21,11 @@ from keys.usage import UsageCounter
 from oauth_server.extensions import db
 from oauth_server.scopes import ScopeCatalog, load_catalog
 
+#: Token strings remembered as genuine, per process: a digest and the claims, about 500 bytes
+#: each, so at most ~2.5 MB. Beyond it the cache starts over (one verification per token in
+#: use). A cache of its own, so a stream of distinct tokens cannot evict the credential rows.
+GENUINE_TOKENS = 5_000
+
 
 @dataclass(frozen=True, slots=True)
 class Services:
@@ -48,7 +53,12 @@ def init_services(app: Flask) -> Services:
         core=Core(hasher=hasher, prefixes=prefixes, scope_catalog=catalog.names),
         catalog=catalog,
         keyring=keyring,
-        tokens=AccessTokenCodec(keyring, prefixes.access_token, app.config["LATCHKEY_ISSUER"]),
+        tokens=AccessTokenCodec(
+            keyring,
+            prefixes.access_token,
+            app.config["LATCHKEY_ISSUER"],
+            genuine=StateCache(state.stamp, max_entries=GENUINE_TOKENS),
+        ),
         usage=UsageCounter(lambda: _own_session(app), app.config["LATCHKEY_USAGE_FLUSH_SECONDS"]),
         state=state,
         issuer=app.config["LATCHKEY_ISSUER"],

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, delete
 from sqlalchemy.orm import Session
 
 from keys.access_tokens import AccessTokenCodec
 from keys.base import Base
+from keys.freshness import FileStamp
 from keys.keyring import KeyRing
+from keys.models import CryptoKey
+from keys.state_cache import StateCache
 
 ISSUER = "https://auth.example.com"
 
@@ -119,3 +123,48 @@ def test_rotation_keeps_old_tokens_readable(session_factory: object) -> None:
     # Old and new key of each signing algorithm, newest first.
     algs = [k["alg"] for k in fresh._keyring.public_jwks()["keys"]]
     assert sorted(algs[:2]) == ["ES256", "RS256"] and sorted(algs[2:]) == ["ES256", "RS256"]
+
+
+def remembering_codec(
+    session_factory: object, tmp_path: Path
+) -> tuple[AccessTokenCodec, FileStamp]:
+    """A codec as the service builds it: key ring and genuine-token cache on one stamp."""
+    stamp = FileStamp(tmp_path / "state-stamp")
+    ring = KeyRing(b"k" * 32, session_factory, stamp=stamp)  # type: ignore[arg-type]
+    return AccessTokenCodec(ring, "lkat", ISSUER, genuine=StateCache(stamp)), stamp
+
+
+@pytest.mark.parametrize(("token_format", "alg"), FORMATS)
+def test_a_genuine_token_is_remembered_only_under_the_stamp_it_was_read_at(
+    session_factory: object, tmp_path: Path, token_format: str, alg: str
+) -> None:
+    c, stamp = remembering_codec(session_factory, tmp_path)
+    token = c.encode(claims(c), token_format, alg)
+    verified: list[str] = []
+    read = c._read
+    c._read = lambda t, s: verified.append(t) or read(t, s)  # type: ignore[method-assign]
+    seen = stamp.read()
+    assert c.decode(token, seen) is not None
+    assert c.decode(token, seen) is not None
+    assert len(verified) == 1, "a second introspection under the same stamp verifies nothing"
+    with session_factory() as session:  # type: ignore[operator]
+        session.execute(delete(CryptoKey))  # by hand: not announced
+        session.commit()
+    assert c.decode(token, seen) is not None  # remembered: no key lookup, no verification
+    stamp.bump()  # announced (what `flask invalidate-caches` does)
+    assert c.decode(token, stamp.read()) is None  # its key is gone: no longer genuine
+    assert len(verified) == 2
+    assert c.decode(token, None) is None  # no stamp, nothing remembered
+    assert len(verified) == 3
+
+
+def test_a_remembered_token_still_expires(
+    session_factory: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c, stamp = remembering_codec(session_factory, tmp_path)
+    token = c.encode(claims(c, ttl=60), "opaque")
+    seen = stamp.read()
+    assert c.decode(token, seen) is not None
+    later = time.time() + 61
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert c.decode(token, seen) is None
