@@ -26,7 +26,7 @@ import json
 import os
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -193,18 +193,8 @@ class AccessTokenCodec:
     def _sign(self, claims: AccessTokenClaims, alg: str) -> str:
         key = self._keyring.current(SIGNING_USES[alg])
         assert key.jwk is not None
-        payload: dict[str, Any] = {
-            "jti": claims.jti,
-            "client_id": claims.client_id,
-            "org_id": claims.org_id,
-            "team_id": claims.team_id,
-            "scope": claims.scope,
-            "aud": claims.aud,
-            "iss": claims.iss,
-            "iat": claims.iat,
-            "exp": claims.exp,
-            "sub": claims.client_id,
-        }
+        payload: dict[str, Any] = asdict(claims)
+        payload["sub"] = claims.client_id
         header = {"alg": alg, "typ": "at+jwt", "kid": key.kid}
         return jwt.encode(header, payload, key.jwk, algorithms=[alg])
 
