@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
+from oauth_server.oauth.protocol import CLIENT_AUTH_METHODS
 from oauth_server.services import services
 
 bp = Blueprint("oauth", __name__)
-
-CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
 @bp.get("/.well-known/oauth-authorization-server")
