@@ -18,6 +18,8 @@ from keys.base import now_ms
 from keys.hashing import SecretHasher
 
 MAX_GRACE_SECONDS = 30 * 24 * 3600
+#: :func:`valid_until` of a current secret: it ends only by a change (a rotation, a revoke).
+FOREVER = 2**63 - 1
 
 
 class HasRotatingSecret(Protocol):
@@ -63,13 +65,29 @@ def matches(
     previous_expires_at: int | None,
 ) -> bool:
     """The current secret, or the previous one while its overlap lasts (constant-time)."""
+    until = matching_until(hasher, candidate, secret_hash, previous_hash, previous_expires_at)
+    return until is not None
+
+
+def matching_until(
+    hasher: SecretHasher,
+    candidate: str,
+    secret_hash: str,
+    previous_hash: str | None,
+    previous_expires_at: int | None,
+) -> int | None:
+    """Until when (epoch ms) ``candidate`` matches: :data:`FOREVER` for the current secret,
+    the overlap's end for the previous one; None if it matches neither.
+
+    For callers that remember a match while the stored hashes stay as they are: the previous
+    secret's end comes by the clock, not by a change anyone announces.
+    """
     if hasher.matches(candidate, secret_hash):
-        return True
-    return (
-        previous_expires_at is not None
-        and previous_expires_at > now_ms()
-        and hasher.matches(candidate, previous_hash)
-    )
+        return FOREVER
+    if previous_expires_at is not None and previous_expires_at > now_ms():
+        if hasher.matches(candidate, previous_hash):
+            return previous_expires_at
+    return None
 
 
 def public_id_of(client_id: str) -> str:
@@ -91,15 +109,17 @@ def rotate(client: HasClientSecret, hasher: SecretHasher, kind: str, grace_secon
     return issue(client, hasher, kind)
 
 
-def check(client: StoredClientSecret, hasher: SecretHasher, kind: str, candidate: str) -> bool:
-    """True when ``candidate`` is the client's secret, or its previous one within the overlap."""
+def valid_until(
+    client: StoredClientSecret, hasher: SecretHasher, kind: str, candidate: str
+) -> int | None:
+    """:func:`matching_until` for a client secret, after its form and client are checked."""
     try:
         parsed = fmt.parse(candidate, kind)
     except fmt.MalformedCredential:
-        return False
+        return None
     if parsed.public_id != public_id_of(client.client_id):
-        return False
-    return matches(
+        return None
+    return matching_until(
         hasher,
         candidate,
         client.secret_hash,

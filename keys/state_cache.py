@@ -76,14 +76,19 @@ class View:
     cache: StateCache | None
     seen: bytes | None
 
-    def get(self, key: Hashable, load: Callable[[], T]) -> T:
-        """The entry for ``key`` if read under this view's stamp, else ``load()`` (kept)."""
+    def get(
+        self, key: Hashable, load: Callable[[], T], keep: Callable[[T], bool] | None = None
+    ) -> T:
+        """The entry for ``key`` if read under this view's stamp, else ``load()``, kept unless
+        ``keep`` says otherwise (answers a caller can be made to ask for without end, such
+        as failures for guessed secrets, would evict the rows everyone needs)."""
         if self.cache is None or self.seen is None:
             return load()
         value = self.cache._get(self.seen, key)
         if value is _MISSING:
             value = load()
-            self.cache._put(self.seen, key, value)
+            if keep is None or keep(value):
+                self.cache._put(self.seen, key, value)
         return value  # type: ignore[no-any-return]
 
 

@@ -3,6 +3,9 @@ the usage counter."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +93,32 @@ def _own_session(app: Flask) -> Session:
     return Session(engine, expire_on_commit=False)
 
 
+class _Bound:
+    """The services of a request served outside Flask's request cycle, and its view."""
+
+    __slots__ = ("services", "view")
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.view: View | None = None
+
+
+_bound: ContextVar[_Bound | None] = ContextVar("latchkey_services", default=None)
+
+
+@contextmanager
+def bound(services: Services) -> Iterator[None]:
+    """Serve one request with ``services`` bound to it: :func:`services` and
+    :func:`state_view` answer from here rather than through Flask's context-local proxies,
+    which a token request or an introspection looked up a dozen times each (a tenth of its
+    CPU in the benchmark's profile)."""
+    token = _bound.set(_Bound(services))
+    try:
+        yield
+    finally:
+        _bound.reset(token)
+
+
 def state_view() -> View:
     """This request's view of the credential-state cache, observed at its first use.
 
@@ -97,6 +126,11 @@ def state_view() -> View:
     each lookup is its own statement (PostgreSQL's read committed, SQLite outside a write
     transaction), so it sees every change announced before the observation.
     """
+    request = _bound.get()
+    if request is not None:
+        if request.view is None:
+            request.view = request.services.state.view()
+        return request.view
     view: View | None = g.get("latchkey_state")
     if view is None:
         view = g.latchkey_state = services().state.view()
@@ -104,5 +138,8 @@ def state_view() -> View:
 
 
 def services() -> Services:
+    request = _bound.get()
+    if request is not None:
+        return request.services
     result: Services = current_app.extensions["latchkey"]
     return result

@@ -12,6 +12,7 @@ introspection endpoint; any other combination is ``invalid_client`` (401).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ from flask import Flask
 
 from keys import client_secrets, verification
 from keys.access_tokens import AccessTokenClaims
+from keys.base import now_ms
 from keys.models import Team
 from keys.verification import VerifiedKey
 from oauth_server.extensions import db
@@ -77,11 +79,23 @@ class _SecretClient(ClientMixin):
         return False
 
     def check_client_secret(self, client_secret: str) -> bool:
-        """RFC 6749 §2.3.1: the current secret, or the previous one during a rotation."""
+        """RFC 6749 §2.3.1: the current secret, or the previous one during a rotation.
+
+        A secret that matched is remembered, by a digest, under the request's stamp (a
+        rotation or a revoke moves it) until the end :func:`client_secrets.valid_until`
+        gives, so a client that authenticates on every request pays the parse, checksum and
+        HMAC once. Failures are not remembered: guesses must not fill the cache.
+        """
         core = services().core
-        return client_secrets.check(
-            self.record, core.hasher, core.prefixes.client_secret, client_secret
+        digest = hashlib.blake2b(client_secret.encode(), digest_size=16).digest()
+        until = state_view().get(
+            ("client secret", self.record.client_id, digest),
+            lambda: client_secrets.valid_until(
+                self.record, core.hasher, core.prefixes.client_secret, client_secret
+            ),
+            keep=lambda matched: matched is not None,
         )
+        return until is not None and until > now_ms()
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         """RFC 7591 §2: which endpoints this kind of client may authenticate at."""

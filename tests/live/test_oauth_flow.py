@@ -169,3 +169,34 @@ def test_parameters_in_the_query_string_are_read_as_before(
     )
     assert r.status_code == 200, r.text
     assert r.json()["scope"] == "leads:read"
+
+
+def test_form_bodies_in_every_shape_the_parser_took_are_read_as_before(
+    server: LiveServer, make_app: Any
+) -> None:
+    """The common urlencoded body is read on a short path; the rest still reaches Werkzeug's
+    form parser: a multipart body, and a urlencoded one with a charset parameter. A body that
+    is not UTF-8 is an empty form (the client's 400), never a server error."""
+    app = make_app(scopes=["people:read", "leads:read"])
+    auth = (app["client_id"], app["client_secret"])
+    url = f"{server.url}/oauth/token"
+
+    def urlencoded(body: bytes, content_type: str) -> requests.Response:
+        headers = {"Content-Type": content_type}
+        return requests.post(url, data=body, headers=headers, auth=auth, timeout=10)
+
+    fields = {"grant_type": (None, "client_credentials"), "scope": (None, "leads:read")}
+    multipart = requests.post(url, files=fields, auth=auth, timeout=10)
+    assert multipart.status_code == 200, multipart.text
+    assert multipart.json()["scope"] == "leads:read"
+    charset = urlencoded(
+        b"grant_type=client_credentials&scope=people%3Aread",
+        "application/x-www-form-urlencoded; charset=UTF-8",
+    )
+    assert charset.status_code == 200, charset.text
+    assert charset.json()["scope"] == "people:read"
+    garbled = urlencoded(
+        b"grant_type=client_credentials&scope=\xff\xfe", "application/x-www-form-urlencoded"
+    )
+    assert garbled.status_code == 400, garbled.text
+    assert garbled.json()["error"] == "invalid_request"  # no grant_type read

@@ -362,6 +362,26 @@ def test_secret_rotation_overlap_and_immediate_cutover(
     assert issue(server, {"client_id": app["client_id"], "client_secret": third["client_secret"]})
 
 
+def test_a_previous_secret_stops_at_the_end_of_its_overlap_in_warm_workers(
+    server: LiveServer, admin: Api, make_app: Any
+) -> None:
+    """Workers remember a secret that matched; the previous one's end comes by the clock,
+    with nothing announced, and must still be kept."""
+    app = make_app()
+    old = app["client_secret"]
+    rotated = admin.ok(
+        "POST", f"/api/apps/{app['id']}/rotate-secret", json={"grace_period_seconds": 2}
+    )
+    ends = rotated["previous_secret_expires_at"]
+    # A fresh connection each (requests.post), so both workers answer, and remember it.
+    warm = [token_request(server, auth=(app["client_id"], old)) for _ in range(8)]
+    assert [r.status_code for r in warm] == [200] * 8
+    time.sleep(max(0.0, ends / 1000 - time.time()) + 0.2)
+    after = [token_request(server, auth=(app["client_id"], old)) for _ in range(8)]
+    assert [r.status_code for r in after] == [401] * 8
+    assert issue(server, {"client_id": app["client_id"], "client_secret": rotated["client_secret"]})
+
+
 # -- throttle -----------------------------------------------------------------------------------
 
 

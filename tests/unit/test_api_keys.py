@@ -206,3 +206,18 @@ def test_a_well_formed_key_of_another_deployment_costs_one_lookup_and_is_unknown
 ) -> None:
     foreign = format.generate(core.prefixes.api_key).plaintext
     assert _reason(session, core, foreign) == "unknown"
+
+
+def test_a_match_says_until_when_it_holds(core: Core) -> None:
+    """What a caller may remember a matched secret for: the current one until something
+    changes, the previous one until its overlap ends by the clock."""
+    from keys.client_secrets import FOREVER, matching_until
+
+    current, previous = "lk_current", "lk_previous"
+    hashes = (core.hasher.digest(current), core.hasher.digest(previous))
+    ends = now_ms() + 60_000
+    assert matching_until(core.hasher, current, *hashes, ends) == FOREVER
+    assert matching_until(core.hasher, previous, *hashes, ends) == ends
+    assert matching_until(core.hasher, previous, *hashes, now_ms() - 1) is None  # over
+    assert matching_until(core.hasher, previous, hashes[0], None, None) is None  # no overlap
+    assert matching_until(core.hasher, "lk_guess", *hashes, ends) is None

@@ -216,3 +216,21 @@ def test_a_revoke_that_finds_the_key_already_revoked_still_announces(
     api_keys.revoke(session, key, actor)  # nothing left to change
     session.commit()
     assert stamp.bumps == bumps + 1
+
+
+def test_an_answer_the_caller_declines_to_keep_is_asked_again(stamp: CountingStamp) -> None:
+    """Failures for guessed secrets are not kept: a stream of guesses cannot fill the cache
+    (and so evict the rows every request needs)."""
+    cache = StateCache(stamp, max_entries=3)
+    asked: list[str] = []
+
+    def check(guess: str) -> bool | None:
+        asked.append(guess)
+        return True if guess == "right" else None
+
+    view = cache.view()
+    for guess in ("right", *(f"wrong {i}" for i in range(10)), "right"):
+        view.get(("secret", guess), lambda g=guess: check(g), keep=lambda ok: ok is not None)
+    assert asked == ["right", *(f"wrong {i}" for i in range(10))]  # "right" asked once
+    view.get(("secret", "wrong 0"), lambda: check("wrong 0"), keep=lambda ok: ok is not None)
+    assert asked[-1] == "wrong 0"  # a failure is asked again every time
