@@ -34,7 +34,8 @@ def forget_redis_state(redis_url: str, issuer: str) -> None:
     this one out from the start."""
     client = Redis.from_url(redis_url)
     try:
-        for pattern in (f"LIMITS:*/{issuer} *", f"latchkey:state-stamp:{issuer}"):
+        stamp = f"latchkey:state-stamp:{issuer}"  # the stamp, and its leases and epoch
+        for pattern in (f"LIMITS:*/{issuer} *", stamp, f"{stamp}:*"):
             for key in client.scan_iter(match=pattern):
                 client.delete(key)
     finally:

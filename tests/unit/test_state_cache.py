@@ -171,6 +171,7 @@ def test_a_redis_stamp_moves_on_every_bump_and_when_redis_loses_it() -> None:
     client = Redis.from_url(REDIS)
     key = f"latchkey:test-stamp:{secrets.token_hex(6)}"
     stamp = RedisStamp(REDIS, key)
+    stamp.listener().close()  # no lease: Redis is read each time (tests/unit/test_redis_stamp)
     try:
         first = stamp.read()
         assert first and stamp.read() == first
@@ -196,6 +197,7 @@ def test_an_unreachable_redis_means_no_cache_and_a_failed_announcement() -> None
 
     stamp = RedisStamp("redis://127.0.0.1:1/0", "k")
     assert stamp.read() is None
+    stamp.close()
     with pytest.raises(StampNotWritten):
         stamp.bump()  # a change nobody could be told of must not look announced
     view = StateCache(stamp).view()
