@@ -12,8 +12,9 @@ Where the stamp lives decides who shares it:
   by every process on the host (a read is a memory read). The embedded default: SQLite is
   one host's database anyway.
 * :class:`RedisStamp` — a Redis key (``REDIS_URL``), shared by every process on every host;
-  each process reads its own copy while a lease from Redis vouches for it, and a change
-  returns only once every lease holder has applied it (or its lease has run out).
+  each process reads its own copy while it holds a lease, which Redis renews only for a
+  process that has applied the current value, and a change returns only once every lease
+  holder has applied it (or its lease has run out).
 * :class:`NoStamp` — nobody can be told: a shared database without Redis. Nothing is cached,
   every request reads the database, and revocation stays immediate that way.
 """
@@ -76,74 +77,86 @@ class FileStamp:
         self._map[:STAMP_SIZE] = os.urandom(STAMP_SIZE)
 
 
-#: How long a process trusts its own copy of a Redis stamp after Redis last answered it in
-#: order (:class:`RedisStamp`); also the longest a change waits for a process that has
-#: stopped answering.
+#: How long a process trusts its own copy of a Redis stamp after it last renewed its lease
+#: (:class:`RedisStamp`); also the longest a change waits for a process that stopped answering.
 LEASE_SECONDS = 1.0
-_PING_SECONDS = LEASE_SECONDS / 4
-#: Added to every wait on another process's lease: clocks that run at slightly different
-#: rates, and the time between Redis's clock and the waiter's.
+_RENEW_SECONDS = LEASE_SECONDS / 4
+#: Added to every lease Redis keeps and every wait on one: clocks that run at slightly
+#: different rates, and the time between the holder's clock and Redis's.
 _LEASE_MARGIN_SECONDS = 0.05
-#: How long Redis keeps a renewed lease: the holder's trust, plus the margin.
 _LEASE_MS = int((LEASE_SECONDS + _LEASE_MARGIN_SECONDS) * 1000)
 
-#: A lease holder renews its lease; true once the lease epoch has begun (see RedisStamp).
-_RENEW = """
+#: Both scripts start here: Redis's time (ms), and when the lease epoch begins. An epoch
+#: belongs to one Redis server (its run_id): a restarted server, or another one after a
+#: failover, may have lost leases that are still trusted, so a new epoch begins a lease
+#: later, and no lease counts before it does.
+_EPOCH = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local epoch = tonumber(redis.call('GET', KEYS[2]))
-if not epoch then
-  epoch = now + tonumber(ARGV[2])
-  redis.call('SET', KEYS[2], epoch)
+local run_id = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
+local epoch = redis.call('HMGET', KEYS[3], 'run_id', 'begins')
+local begins = tonumber(epoch[2])
+if epoch[1] ~= run_id or not begins then
+  begins = now + tonumber(ARGV[2])
+  redis.call('HSET', KEYS[3], 'run_id', run_id, 'begins', begins)
 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-if epoch <= now then return 1 end
-return 0
 """
 
-#: A writer's view of the lease holders: Redis's time, the epoch, and [id, lease end, ...].
-_HOLDERS = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local epoch = tonumber(redis.call('GET', KEYS[2]))
-if not epoch then
-  epoch = now + tonumber(ARGV[1])
-  redis.call('SET', KEYS[2], epoch)
-end
-return {now, epoch, redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')}
+#: A holder renews its lease only if it has applied the stamp's current value: 1 when it may
+#: trust its copy, 0 before the epoch begins, -1 when its value is not the current one.
+_RENEW = (
+    _EPOCH
+    + """
+if redis.call('GET', KEYS[1]) ~= ARGV[3] then return -1 end
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
+if begins <= now then return 1 end
+return 0
 """
+)
+
+#: A change: the new value, set and published in one step (so every subscriber receives the
+#: values in the order they were set), and the lease holders: Redis's time, when the epoch
+#: begins, and [holder, lease end, ...].
+_CHANGE = (
+    _EPOCH
+    + """
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('PUBLISH', ARGV[3], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+return {now, begins, redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')}
+"""
+)
 
 
 class RedisStamp:
-    """A stamp in Redis, for processes on many hosts, read from memory while Redis vouches
-    for it.
+    """A stamp in Redis, for processes on many hosts, read from memory while a lease says the
+    copy is current.
 
-    Reading Redis on every request cost a PostgreSQL deployment a third of an introspection's
-    CPU under load (the round trip, and the thread switches around it). So each process keeps
-    a copy of its own, and trusts it only under a lease that Redis keeps renewing:
+    Reading Redis on every request cost a PostgreSQL deployment about a third of an
+    introspection's CPU under load (the round trip, and the thread switches around it). So
+    each process keeps a copy of its own, and trusts it only under a lease:
 
-    * The process subscribes to the stamp's channel, and every quarter of a lease sends a
-      PING down the same connection. Redis answers in order, so when the PONG arrives every
-      change published before the PING has been received, and applied (a new local value:
-      entries read under the old one never match again). The process then renews its lease
-      in Redis and trusts its copy until the PING's time plus ``LEASE_SECONDS``; Redis keeps
-      the lease a little longer than that.
-    * A change (:meth:`bump`) writes the value, publishes, and waits for every other
-      process holding a lease to say it applied it, or for that lease to run out. So when
-      the change's response is sent, no process answers from the state before it: the same
-      guarantee as reading Redis on every request, paid by the write, not by every read.
-    * Lost messages: a (re)connected subscription counts as a change, since anything may
-      have been published while it was away. A process whose PONGs stop coming stops
-      trusting its copy when its lease ends, and reads Redis on every request meanwhile.
-    * A restarted Redis has lost its leases: the lease epoch, kept beside them, is then
-      missing, and whoever finds it missing starts a new one a lease from now. Until then no
-      process trusts a copy, and a change waits for it to begin (any lease from before the
-      restart has run out by then).
+    * A process subscribes to the stamp's channel and applies every value published there (a
+      new local value: entries read under the old one never match again). Four times a lease
+      it renews its lease, and Redis grants the renewal only if the value the process last
+      applied is the stamp's current value. The process then trusts its copy until the
+      renewal's start plus ``LEASE_SECONDS``; Redis keeps the lease a margin longer.
+    * A change (:meth:`bump`) sets and publishes a new value in one step, then waits until
+      every other lease holder has acknowledged it, or until that holder's lease has run out.
+      A holder that renews later has, by the renewal's condition, applied the change. So
+      when the change's response is sent, no process answers from the state before it: the
+      guarantee of reading Redis on every request, paid by the write, not by every read.
+    * A process that finds its value is not the current one (a message lost, on a connection
+      that died silently, or on a Redis that is no longer the primary) subscribes again.
+      A (re)connected subscription counts as a change, since anything may have been
+      published while it was away.
+    * Leases are kept in Redis beside an epoch tied to the Redis server's run id. A restart or
+      a failover to another server starts a new epoch a lease later: leases trusted under the
+      old one may be lost, so no lease counts before then, and a change waits for it.
 
-    When it is not trusted, the stamp is read from Redis: Redis's value followed by how many
-    times this process has connected to Redis (after a reconnect, Redis may hold an older
-    value again, one restored from a snapshot or a replica's that missed the last write, and
+    Without a lease the stamp is read from Redis: Redis's value followed by how many times
+    this process has connected to Redis (after a reconnect, Redis may hold an older value
+    again, one restored from a snapshot or a replica's that missed the last write, and
     entries read under it before must not match again). Each thread reads through a
     connection of its own, with the GET packed once.
 
@@ -158,14 +171,17 @@ class RedisStamp:
         self._redis = Redis.from_url(url, socket_timeout=1, redis_connect_func=self._connected)
         self._key = key
         self.channel = f"{key}:changes"
-        self._leases = f"{key}:leases"
-        self._epoch = f"{key}:epoch"
+        self._lease_keys = [key, f"{key}:leases", f"{key}:epoch"]
         self._local = threading.local()
         self._connects = 0
         self._listener: _Listener | None = None
         self._lock = threading.Lock()
         self._renew = self._redis.register_script(_RENEW)
-        self._holders = self._redis.register_script(_HOLDERS)
+        self._change = self._redis.register_script(_CHANGE)
+        os.register_at_fork(after_in_child=self._forked)
+
+    def _forked(self) -> None:
+        self._lock = threading.Lock()  # another thread may have held it across the fork
 
     def _connected(self, connection: Any) -> None:
         connection.on_connect()  # what redis-py does when no callback is given
@@ -203,10 +219,7 @@ class RedisStamp:
             connection.send_packed_command(get, check_health=False)
             value = connection.read_response()
             if value is None:
-                # Never set, or lost (a Redis restart, an eviction): a fresh random stamp,
-                # so no entry read under the lost one can match again.
-                self._redis.set(self._key, os.urandom(STAMP_SIZE), nx=True)
-                value = self._redis.get(self._key)
+                value = self.current()
         except RedisError:
             log.warning("Redis unreachable: serving credential state from the database")
             return None
@@ -214,51 +227,55 @@ class RedisStamp:
             return None
         return value + self._connects.to_bytes(8, "big")
 
+    def current(self) -> bytes:
+        """Redis's value; if it was never set or was lost (a Redis restart, an eviction), a
+        fresh random one, so no entry read under the lost one can match again."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.set(self._key, os.urandom(STAMP_SIZE), nx=True)
+        pipe.get(self._key)
+        _, value = pipe.execute()
+        return bytes(value)
+
     def bump(self) -> None:
-        message = secrets.token_hex(8)
+        value = os.urandom(STAMP_SIZE)
         try:
-            holders = self._announce(message)
+            holders = self._announce(value)
         except RedisError:
             log.exception("could not announce a credential change through Redis; retrying")
             try:
-                holders = self._announce(message)
+                holders = self._announce(value)
             except RedisError as exc:
                 raise StampNotWritten(str(exc)) from exc
         listener = self._listener
         if listener is not None and listener.pid == os.getpid():
             listener.advance()  # this process sees its own change at once
             holders.pop(listener.id, None)
-        self._await_holders(message, holders)
+        self._await(value, holders)
 
-    def _announce(self, message: str) -> dict[str, float]:
-        """Write and publish the change; the lease holders, each with the monotonic time by
-        which it has applied the change or stopped trusting its copy."""
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.set(self._key, os.urandom(STAMP_SIZE))
-        pipe.publish(self.channel, message)
-        self._holders(
-            keys=[self._leases, self._epoch], args=[int(LEASE_SECONDS * 1000)], client=pipe
+    def _announce(self, value: bytes) -> dict[str, float]:
+        """Set and publish ``value``; the lease holders, each with the monotonic time by which
+        it has applied the change or stopped trusting its copy ("" for an epoch not begun)."""
+        now_ms, begins_ms, flat = self._change(
+            keys=self._lease_keys, args=[value, _LEASE_MS, self.channel]
         )
-        _, _, (now_ms, epoch_ms, flat) = pipe.execute()
         at = time.monotonic() + _LEASE_MARGIN_SECONDS
         holders = {
             holder.decode(): at + (float(ends_ms) - now_ms) / 1000
             for holder, ends_ms in zip(flat[::2], flat[1::2], strict=True)
         }
-        if epoch_ms > now_ms:  # a new epoch: a lease from before it may still be trusted
-            holders[""] = at + (epoch_ms - now_ms) / 1000
+        if begins_ms > now_ms:
+            holders[""] = at + (begins_ms - now_ms) / 1000
         return holders
 
-    def _await_holders(self, message: str, holders: dict[str, float]) -> None:
-        acks = f"{self._key}:ack:{message}"
+    def _await(self, value: bytes, holders: dict[str, float]) -> None:
+        """Until every holder has acknowledged ``value`` or its lease has run out."""
+        acks = _ack_key(self._key, value)
         try:
             while holders:
                 now = time.monotonic()
                 holders = {holder: ends for holder, ends in holders.items() if ends > now}
-                if not holders:
-                    break
-                if set(holders) == {""}:
-                    time.sleep(holders[""] - now)
+                if set(holders) <= {""}:
+                    time.sleep(max(0.0, holders.get("", now) - now))
                     break
                 popped = self._redis.blpop([acks], timeout=min(0.25, max(holders.values()) - now))
                 if popped is not None:
@@ -269,21 +286,41 @@ class RedisStamp:
             # Announced, but the acknowledgements cannot be read: wait the leases out.
             time.sleep(max(0.0, max(holders.values(), default=0.0) - time.monotonic()))
 
-    def acknowledge(self, message: bytes, holder: str) -> None:
+    def acknowledge(self, value: bytes, holder: str) -> None:
+        acks = _ack_key(self._key, value)
         pipe = self._redis.pipeline(transaction=False)
-        pipe.rpush(f"{self._key}:ack:{message.decode()}", holder)
-        pipe.expire(f"{self._key}:ack:{message.decode()}", 60)
+        pipe.rpush(acks, holder)
+        pipe.expire(acks, 10)
         pipe.execute()
 
-    def renew(self, holder: str) -> bool:
-        """Renew ``holder``'s lease; whether the lease epoch has begun."""
-        return bool(self._renew(keys=[self._leases, self._epoch], args=[holder, _LEASE_MS]))
+    def renew(self, holder: str, applied: bytes) -> int:
+        """Renew ``holder``'s lease if ``applied`` is the current value (see ``_RENEW``)."""
+        return int(self._renew(keys=self._lease_keys, args=[holder, _LEASE_MS, applied]))
+
+    def give_up(self, holder: str) -> None:
+        with contextlib.suppress(RedisError):
+            self._redis.zrem(self._lease_keys[1], holder)
 
     def close(self) -> None:
         """Stop this process's subscription and give up its lease (tests, shutdown)."""
         listener = self._listener
-        if listener is not None and listener.pid == os.getpid():
+        if listener is not None:
             listener.close()
+
+
+def _ack_key(key: str, value: bytes) -> str:
+    return f"{key}:ack:{value.hex()}"
+
+
+def _confirmed(pubsub: Any) -> None:
+    """Wait for Redis to confirm the subscription: only then is every later change heard."""
+    deadline = time.monotonic() + LEASE_SECONDS
+    while True:
+        message = pubsub.get_message(timeout=_RENEW_SECONDS)
+        if message is not None and message["type"] == "subscribe":
+            return
+        if time.monotonic() > deadline:
+            raise RedisError("the subscription was not confirmed")
 
 
 class _Listener:
@@ -299,7 +336,10 @@ class _Listener:
         self._trusted_until = 0.0
         self._stopped = threading.Event()
         self._client = Redis.from_url(
-            stamp._url, socket_timeout=LEASE_SECONDS, redis_connect_func=self._connected
+            stamp._url,
+            socket_timeout=LEASE_SECONDS,
+            socket_keepalive=True,
+            redis_connect_func=self._connected,
         )
         self._thread = threading.Thread(target=self._run, name="latchkey-stamp", daemon=True)
         self._thread.start()
@@ -328,41 +368,45 @@ class _Listener:
                 if not failing:
                     log.warning("Redis subscription lost (%s): reading the stamp each time", exc)
                 failing = True
+                self._stopped.wait(_RENEW_SECONDS)
             self._trusted_until = 0.0
-            self._stopped.wait(_PING_SECONDS)
 
     def _listen(self) -> None:
-        pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        """Apply what is published; renew the lease while what was applied is current.
+        Returns to subscribe again when it is not."""
+        pubsub = self._client.pubsub()  # type: ignore[no-untyped-call]
         try:
             pubsub.subscribe(self._stamp.channel)
-            pings: dict[bytes, float] = {}
-            next_ping = 0.0
+            _confirmed(pubsub)
+            applied = self._stamp.current()  # subscribed first: nothing set after is missed
+            self.advance()
+            renew_at = 0.0
             while not self._stopped.is_set():
-                now = time.monotonic()
-                if now >= next_ping:
-                    token = str(now).encode()
-                    pings[token] = now
-                    pubsub.ping(token.decode())
-                    next_ping = now + _PING_SECONDS
-                message = pubsub.get_message(timeout=max(0.0, next_ping - time.monotonic()))
-                if message is None:
+                message = pubsub.get_message(timeout=max(0.0, renew_at - time.monotonic()))
+                if message is not None:  # apply everything waiting before renewing
+                    if message["type"] == "message":
+                        applied = message["data"]
+                        self.advance()
+                        self._stamp.acknowledge(applied, self.id)
                     continue
-                if message["type"] == "message":
-                    self.advance()
-                    self._stamp.acknowledge(message["data"], self.id)
-                elif message["type"] == "pong" and message["data"] in pings:
-                    sent = pings.pop(message["data"])
-                    pings = {token: at for token, at in pings.items() if at > sent}
-                    if self._stamp.renew(self.id):
-                        self._trusted_until = sent + LEASE_SECONDS
+                started = time.monotonic()
+                granted = self._stamp.renew(self.id, applied)
+                if granted < 0:
+                    return  # a change this subscription did not deliver: subscribe again
+                if granted > 0:
+                    self._trusted_until = started + LEASE_SECONDS
+                renew_at = started + _RENEW_SECONDS
         finally:
             pubsub.close()
 
     def close(self) -> None:
+        if os.getpid() != self.pid:
+            return  # a forked child's exit: the lease is its parent's
         self._stopped.set()
         self._trusted_until = 0.0
-        with contextlib.suppress(RedisError):
-            self._stamp._redis.zrem(self._stamp._leases, self.id)
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=2 * LEASE_SECONDS)
+        self._stamp.give_up(self.id)
 
 
 class NoStamp:
