@@ -34,7 +34,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from redis import Redis
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.retry import Retry
 
 log = logging.getLogger("latchkey")
 
@@ -89,16 +91,21 @@ _LEASE_MS = int((LEASE_SECONDS + _LEASE_MARGIN_SECONDS) * 1000)
 #: Both scripts start here: Redis's time (ms), and when the lease epoch begins. An epoch
 #: belongs to one Redis server (its run_id): a restarted server, or another one after a
 #: failover, may have lost leases that are still trusted, so a new epoch begins a lease
-#: later, and no lease counts before it does.
+#: later, and no lease counts before it does. The epoch is a member of the lease set itself
+#: (score +inf), so whatever loses the leases (an eviction, a stray DEL) loses it with them.
 _EPOCH = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local run_id = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
-local epoch = redis.call('HMGET', KEYS[3], 'run_id', 'begins')
-local begins = tonumber(epoch[2])
-if epoch[1] ~= run_id or not begins then
+local begins = nil
+for _, mark in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '+inf', '+inf')) do
+  local server, at = string.match(mark, '^epoch:(%w+):(%d+)$')
+  if server == run_id then begins = tonumber(at) end
+end
+if not begins then
   begins = now + tonumber(ARGV[2])
-  redis.call('HSET', KEYS[3], 'run_id', run_id, 'begins', begins)
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '+inf', '+inf')
+  redis.call('ZADD', KEYS[2], '+inf', 'epoch:' .. run_id .. ':' .. string.format('%d', begins))
 end
 """
 
@@ -123,9 +130,23 @@ _CHANGE = (
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('PUBLISH', ARGV[3], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-return {now, begins, redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')}
+return {now, begins, redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(+inf', 'WITHSCORES')}
 """
 )
+
+#: Redis's clients here never resend a command on their own: a script resent after a reply
+#: timed out could set a value twice, and a value must never come back (a holder that missed
+#: the change in between would be renewed). Latchkey retries with a new value instead.
+_NO_RETRY = Retry(NoBackoff(), 0)
+
+
+_CLOCK = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
+
+
+def _clock() -> float:
+    """Seconds that keep counting while the host is suspended (Linux's boot time clock): a
+    lease must not outlive a suspension. Elsewhere, the monotonic clock."""
+    return time.clock_gettime(_CLOCK)
 
 
 class RedisStamp:
@@ -168,10 +189,12 @@ class RedisStamp:
 
     def __init__(self, url: str, key: str) -> None:
         self._url = url
-        self._redis = Redis.from_url(url, socket_timeout=1, redis_connect_func=self._connected)
+        self._redis = Redis.from_url(
+            url, socket_timeout=1, retry=_NO_RETRY, redis_connect_func=self._connected
+        )
         self._key = key
         self.channel = f"{key}:changes"
-        self._lease_keys = [key, f"{key}:leases", f"{key}:epoch"]
+        self._lease_keys = [key, f"{key}:leases"]
         self._local = threading.local()
         self._connects = 0
         self._listener: _Listener | None = None
@@ -242,6 +265,7 @@ class RedisStamp:
             holders = self._announce(value)
         except RedisError:
             log.exception("could not announce a credential change through Redis; retrying")
+            value = os.urandom(STAMP_SIZE)  # the first may have been set: never set one twice
             try:
                 holders = self._announce(value)
             except RedisError as exc:
@@ -258,7 +282,7 @@ class RedisStamp:
         now_ms, begins_ms, flat = self._change(
             keys=self._lease_keys, args=[value, _LEASE_MS, self.channel]
         )
-        at = time.monotonic() + _LEASE_MARGIN_SECONDS
+        at = _clock() + _LEASE_MARGIN_SECONDS
         holders = {
             holder.decode(): at + (float(ends_ms) - now_ms) / 1000
             for holder, ends_ms in zip(flat[::2], flat[1::2], strict=True)
@@ -272,7 +296,7 @@ class RedisStamp:
         acks = _ack_key(self._key, value)
         try:
             while holders:
-                now = time.monotonic()
+                now = _clock()
                 holders = {holder: ends for holder, ends in holders.items() if ends > now}
                 if set(holders) <= {""}:
                     time.sleep(max(0.0, holders.get("", now) - now))
@@ -284,7 +308,7 @@ class RedisStamp:
             self._redis.delete(acks)
         except RedisError:
             # Announced, but the acknowledgements cannot be read: wait the leases out.
-            time.sleep(max(0.0, max(holders.values(), default=0.0) - time.monotonic()))
+            time.sleep(max(0.0, max(holders.values(), default=0.0) - _clock()))
 
     def acknowledge(self, value: bytes, holder: str) -> None:
         acks = _ack_key(self._key, value)
@@ -314,12 +338,12 @@ def _ack_key(key: str, value: bytes) -> str:
 
 def _confirmed(pubsub: Any) -> None:
     """Wait for Redis to confirm the subscription: only then is every later change heard."""
-    deadline = time.monotonic() + LEASE_SECONDS
+    deadline = _clock() + LEASE_SECONDS
     while True:
         message = pubsub.get_message(timeout=_RENEW_SECONDS)
         if message is not None and message["type"] == "subscribe":
             return
-        if time.monotonic() > deadline:
+        if _clock() > deadline:
             raise RedisError("the subscription was not confirmed")
 
 
@@ -339,6 +363,7 @@ class _Listener:
             stamp._url,
             socket_timeout=LEASE_SECONDS,
             socket_keepalive=True,
+            retry=_NO_RETRY,
             redis_connect_func=self._connected,
         )
         self._thread = threading.Thread(target=self._run, name="latchkey-stamp", daemon=True)
@@ -347,7 +372,7 @@ class _Listener:
 
     def trusted(self) -> bytes | None:
         """The local stamp while the lease holds, else None (then Redis is asked)."""
-        return self.value if time.monotonic() < self._trusted_until else None
+        return self.value if _clock() < self._trusted_until else None
 
     def advance(self) -> None:
         """A change (or one that may have been missed): a value never used before."""
@@ -364,12 +389,13 @@ class _Listener:
             try:
                 self._listen()
                 failing = False
-            except (RedisError, OSError) as exc:
+            except Exception as exc:  # the thread must outlive any failure
                 if not failing:
                     log.warning("Redis subscription lost (%s): reading the stamp each time", exc)
                 failing = True
                 self._stopped.wait(_RENEW_SECONDS)
-            self._trusted_until = 0.0
+            finally:
+                self._trusted_until = 0.0
 
     def _listen(self) -> None:
         """Apply what is published; renew the lease while what was applied is current.
@@ -381,18 +407,27 @@ class _Listener:
             applied = self._stamp.current()  # subscribed first: nothing set after is missed
             self.advance()
             renew_at = 0.0
+            missed = 0
             while not self._stopped.is_set():
-                message = pubsub.get_message(timeout=max(0.0, renew_at - time.monotonic()))
+                message = pubsub.get_message(timeout=max(0.0, renew_at - _clock()))
                 if message is not None:  # apply everything waiting before renewing
                     if message["type"] == "message":
                         applied = message["data"]
                         self.advance()
                         self._stamp.acknowledge(applied, self.id)
                     continue
-                started = time.monotonic()
+                started = _clock()
                 granted = self._stamp.renew(self.id, applied)
                 if granted < 0:
-                    return  # a change this subscription did not deliver: subscribe again
+                    # Not the current value: a change whose message is still on its way (it
+                    # is applied and acknowledged next), or one this subscription lost.
+                    self._trusted_until = 0.0
+                    self.advance()
+                    missed += 1
+                    if missed > 1:
+                        return  # still not current a renewal later: subscribe again
+                else:
+                    missed = 0
                 if granted > 0:
                     self._trusted_until = started + LEASE_SECONDS
                 renew_at = started + _RENEW_SECONDS
