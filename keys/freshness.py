@@ -167,13 +167,16 @@ class RedisStamp:
       A holder that renews later has, by the renewal's condition, applied the change. So
       when the change's response is sent, no process answers from the state before it: the
       guarantee of reading Redis on every request, paid by the write, not by every read.
-    * A process that finds its value is not the current one (a message lost, on a connection
-      that died silently, or on a Redis that is no longer the primary) subscribes again.
-      A (re)connected subscription counts as a change, since anything may have been
-      published while it was away.
-    * Leases are kept in Redis beside an epoch tied to the Redis server's run id. A restart or
-      a failover to another server starts a new epoch a lease later: leases trusted under the
-      old one may be lost, so no lease counts before then, and a change waits for it.
+    * A process whose renewal is refused stops trusting its copy at once; still refused a
+      renewal later (a message lost on a connection that died silently, or a subscription
+      left on a Redis that is no longer the primary), it subscribes again. A (re)connected
+      subscription counts as a change, since anything may have been published while it was
+      away. Every value is new (a retried change sets another; these clients never resend a
+      command by themselves), so an old value can never be current again.
+    * The leases share one sorted set with an epoch tied to the Redis server's run id. A
+      restart, a failover to another server, or the set's loss starts a new epoch a lease
+      later: leases trusted under the old one may be lost, so no lease counts before then,
+      and a change waits for it. Lease ends are Redis's clock, which must slew, not step.
 
     Without a lease the stamp is read from Redis: Redis's value followed by how many times
     this process has connected to Redis (after a reconnect, Redis may hold an older value
@@ -277,8 +280,9 @@ class RedisStamp:
         self._await(value, holders)
 
     def _announce(self, value: bytes) -> dict[str, float]:
-        """Set and publish ``value``; the lease holders, each with the monotonic time by which
-        it has applied the change or stopped trusting its copy ("" for an epoch not begun)."""
+        """Set and publish ``value``; the lease holders, each with the :func:`_clock` time by
+        which it has applied the change or stopped trusting its copy ("" for an epoch not
+        begun)."""
         now_ms, begins_ms, flat = self._change(
             keys=self._lease_keys, args=[value, _LEASE_MS, self.channel]
         )
