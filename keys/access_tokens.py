@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import os
 import secrets
@@ -35,6 +34,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jws import JWSRegistry
 
+from keys.hashing import fingerprint
 from keys.keyring import JWT_SIGNING_ALGS, SEAL, SIGNING_USES, KeyRing
 from keys.state_cache import StateCache, View
 
@@ -123,8 +123,9 @@ class AccessTokenCodec:
         if self._genuine is None:
             claims = self._read(token, seen)
         else:
-            digest = hashlib.blake2b(token.encode(), digest_size=16).digest()
-            claims = View(self._genuine, seen).get(digest, lambda: self._read(token, seen))
+            claims = View(self._genuine, seen).get(
+                fingerprint(token), lambda: self._read(token, seen)
+            )
         if claims is None or claims.iss != self._issuer or claims.exp <= time.time():
             return None
         return claims

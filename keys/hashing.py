@@ -50,6 +50,13 @@ class SecretHasher:
         )
 
 
+def fingerprint(secret: str) -> bytes:
+    """A 16-byte digest that keys an in-memory cache by a secret (a client secret, a token)
+    so the cache never holds the secret itself. Unkeyed and fast: what it stands for is
+    random, and it never leaves the process."""
+    return hashlib.blake2b(secret.encode(), digest_size=16).digest()
+
+
 def hash_password(password: str) -> str:
     return _password_hasher.hash(password)
 

@@ -12,7 +12,6 @@ introspection endpoint; any other combination is ``invalid_client`` (401).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +34,7 @@ from flask import Flask
 from keys import client_secrets, verification
 from keys.access_tokens import AccessTokenClaims
 from keys.base import now_ms
+from keys.hashing import fingerprint
 from keys.models import Team
 from keys.verification import VerifiedKey
 from oauth_server.extensions import db
@@ -87,9 +87,8 @@ class _SecretClient(ClientMixin):
         HMAC once. Failures are not remembered: guesses must not fill the cache.
         """
         core = services().core
-        digest = hashlib.blake2b(client_secret.encode(), digest_size=16).digest()
         until = state_view().get(
-            ("client secret", self.record.client_id, digest),
+            ("client secret", self.record.client_id, fingerprint(client_secret)),
             lambda: client_secrets.valid_until(
                 self.record, core.hasher, core.prefixes.client_secret, client_secret
             ),
