@@ -63,6 +63,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # Inside ProxyFix (wrapped below), so the endpoints see the client's forwarded address.
     app.wsgi_app = OAuthEndpoints(app, server, app.wsgi_app)  # type: ignore[method-assign]
 
+    from oauth_server.bodies import KnownLengthBodies
+
+    max_body = app.config["MAX_CONTENT_LENGTH"]
+    app.wsgi_app = KnownLengthBodies(app.wsgi_app, max_body)  # type: ignore[method-assign]
+
     from oauth_server.api import bp as api_bp
     from oauth_server.api import register_views
 

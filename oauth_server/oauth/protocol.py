@@ -4,7 +4,9 @@
   ``resource`` audiences;
 * RFC 7662 introspection, for registered resource servers only, of access tokens, API keys
   and legacy user keys (told apart by their form; :mod:`keys.verification` checks keys);
-* RFC 7009 revocation of access tokens, by the app that owns the token.
+* RFC 7009 revocation of access tokens, by the app that owns the token;
+* RFC 6749 §3.2 and §2.3 for every endpoint: each parameter at most once, and one client
+  authentication method per request.
 
 OAuth apps authenticate at the token and revocation endpoints, resource servers at the
 introspection endpoint; any other combination is ``invalid_client`` (401).
@@ -53,6 +55,37 @@ class InvalidTargetError(OAuth2Error):
 
     error = "invalid_target"
     status_code = 400
+
+
+class UnsupportedTokenTypeError(OAuth2Error):
+    """RFC 7009 §2.2.1: this server does not revoke the presented kind of token here.
+
+    Authlib's own class is a 401 with a challenge; RFC 7009 answers it as RFC 6749 §5.2 does
+    every error of a client that did authenticate: 400."""
+
+    error = "unsupported_token_type"
+    status_code = 400
+
+
+class ClientAuthenticationFailed(InvalidClientError):
+    """RFC 6749 §5.2 ``invalid_client`` as a 401 whose Basic challenge carries the ``realm``
+    that RFC 7617 §2 requires (Authlib's challenge has none)."""
+
+    status_code = 401
+
+    def __init__(self, realm: str) -> None:
+        super().__init__(
+            description="Client authentication failed: unknown client ID, wrong secret, or a "
+            "revoked client. Send the client ID and secret with HTTP Basic or in the body."
+        )
+        self.realm = realm
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        challenge = (
+            f'Basic realm="{self.realm}", error="{self.error}", '
+            f'error_description="{self.get_error_description()}"'
+        )
+        return [*OAuth2Error.get_headers(self), ("WWW-Authenticate", challenge)]
 
 
 # -- clients ----------------------------------------------------------------------------------
@@ -181,12 +214,14 @@ class IntrospectedToken:
     live: bool
     name: str | None = None
     key_prefix: str | None = None
+    #: The claims' scopes that the app still holds (:func:`storage.token_state`).
+    scope: str = ""
 
     def check_client(self, client: _SecretClient) -> bool:
         return isinstance(client, AppClient) and client.get_client_id() == self.claims.client_id
 
     def get_scope(self) -> str:
-        return self.claims.scope
+        return self.scope
 
     def get_expires_in(self) -> int:
         return self.claims.expires_in
@@ -306,20 +341,10 @@ class _TokenParameter:
 
 class LatchkeyIntrospectionEndpoint(_TokenParameter, IntrospectionEndpoint):
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
-        """RFC 7662 §2.1: an access token, API key or user key, told apart by form (the hint
-        is not needed); anything not live is simply not found. A JWT-shaped string that is
-        none of our tokens may still be a legacy user key."""
-        core = services().core
-        if services().tokens.looks_like_access_token(token_string):
-            token = find_access_token(token_string)
-            if token is not None or core.prefixes.is_ours(token_string):
-                return token
-        try:
-            return IntrospectedKey(
-                verification.verify(db.session, core, token_string, state_view())
-            )
-        except verification.KeyRejected:
-            return None
+        """RFC 7662 §2.1: an access token, API key or user key (the hint is not needed);
+        anything not live is simply not found."""
+        found = find_credential(token_string)
+        return IntrospectedKey(found) if isinstance(found, VerifiedKey) else found
 
     def authenticate_token(self, request: Any, client: Any) -> Any:
         """RFC 7662 §2.1; a live key shown to a resource server counts as used (in memory,
@@ -344,7 +369,7 @@ class LatchkeyIntrospectionEndpoint(_TokenParameter, IntrospectionEndpoint):
         c: AccessTokenClaims = token.claims
         return {
             "active": True,
-            "scope": c.scope,
+            "scope": token.scope,
             "client_id": c.client_id,
             "token_type": "Bearer",
             "exp": c.exp,
@@ -385,13 +410,37 @@ def _key_introspection(key: VerifiedKey) -> dict[str, Any]:
 
 class LatchkeyRevocationEndpoint(_TokenParameter, RevocationEndpoint):
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
-        """RFC 7009 §2.1: only access tokens are revoked here (keys are revoked by their
-        admins); anything else is not found, which RFC 7009 §2.2 answers with 200."""
-        return find_access_token(token_string)
+        """RFC 7009 §2.1: only access tokens are revoked here. A live API key or user key is
+        refused with ``unsupported_token_type`` (RFC 7009 §2.2.1): a 200 would tell the app
+        it was revoked when it was not; admins revoke keys in the console or the management
+        API. Anything else is not found, which RFC 7009 §2.2 answers with 200."""
+        found = find_credential(token_string)
+        if isinstance(found, VerifiedKey):
+            kind = "an API key" if found.kind == "api_key" else "a user key"
+            raise UnsupportedTokenTypeError(
+                f"{_quoted(found.prefix)} is {kind}, not an access token: an admin revokes it "
+                "in the console (Admin settings, API access) or through the management API."
+            )
+        return found
 
     def revoke_token(self, token: Any, request: Any) -> None:
         """RFC 7009 §2.2: remember the jti until the token would have expired anyway."""
         storage.revoke_jti(db.session, token.claims.jti, token.claims.exp)
+
+
+def find_credential(token_string: str) -> IntrospectedToken | VerifiedKey | None:
+    """The access token, API key or user key ``token_string`` is, told apart by form, or None
+    when it is none of them live. A JWT-shaped string that is none of our tokens may still be
+    a legacy user key."""
+    core = services().core
+    if services().tokens.looks_like_access_token(token_string):
+        token = find_access_token(token_string)
+        if token is not None or core.prefixes.is_ours(token_string):
+            return token
+    try:
+        return verification.verify(db.session, core, token_string, state_view())
+    except verification.KeyRejected:
+        return None
 
 
 def find_access_token(token_string: str) -> IntrospectedToken | None:
@@ -401,7 +450,11 @@ def find_access_token(token_string: str) -> IntrospectedToken | None:
         return None
     state = storage.token_state(state_view(), db.session, claims)
     return IntrospectedToken(
-        claims=claims, live=state.live, name=state.name, key_prefix=state.key_prefix
+        claims=claims,
+        live=state.live,
+        name=state.name,
+        key_prefix=state.key_prefix,
+        scope=state.scope,
     )
 
 
@@ -428,23 +481,54 @@ class LatchkeyAuthorizationServer(AuthorizationServer):
         """RFC 6749 §5.2: a request without ``grant_type`` is missing a required parameter
         (``invalid_request``); ``unsupported_grant_type`` is for a grant type we do not serve,
         which is all Authlib would answer."""
-        if not request.payload.data.get("grant_type"):
+        error = _repeated_parameter(request)
+        if error is None and not request.payload.data.get("grant_type"):
             error = InvalidRequestError("The 'grant_type' parameter is required.")
+        if error is not None:
             return self.handle_error_response(request, error)
         return super().create_token_response(request)
 
+    def create_endpoint_response(self, name: str, request: Any = None) -> Any:
+        error = _repeated_parameter(request)
+        if error is not None:
+            return self.handle_error_response(request, error)
+        return super().create_endpoint_response(name, request)
+
     def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Any:
-        """RFC 6749 §5.2: every failed client authentication is the same 401 ``invalid_client``,
+        """RFC 6749 §2.3: one authentication method per request. Were HTTP Basic and a body
+        secret both accepted, whichever worked would win, and a client holding any good
+        credentials could test guesses at another client's secret without ever failing (so
+        without ever being throttled).
+
+        RFC 6749 §5.2: every failed client authentication is the same 401 ``invalid_client``,
         whatever the reason, so it tells a guesser nothing."""
+        if request.headers.get("Authorization", "")[:6].lower() == "basic ":
+            body_id = request.form.get("client_id")
+            if request.form.get("client_secret") is not None:
+                raise InvalidRequestError(
+                    "Use one client authentication method: HTTP Basic or 'client_secret' in "
+                    "the body, not both (RFC 6749, section 2.3)."
+                )
+            if body_id is not None and body_id != request.basic_credentials[0]:
+                raise InvalidRequestError(
+                    "The body's 'client_id' is not the client ID in the Authorization header."
+                )
         try:
             return super().authenticate_client(request, methods, endpoint)
         except InvalidClientError:
-            raise InvalidClientError(
-                status_code=401,
-                description="Client authentication failed: unknown client ID, wrong secret, "
-                "or a revoked client. Send the client ID and secret with HTTP Basic "
-                "or in the body.",
-            ) from None
+            raise ClientAuthenticationFailed(realm=services().issuer) from None
+
+
+def _repeated_parameter(request: Any) -> InvalidRequestError | None:
+    """RFC 6749 §3.2: "Request and response parameters MUST NOT be included more than once".
+    ``resource`` is RFC 8707's, which allows several; the grant answers that itself."""
+    for name, values in request.form.lists():
+        if len(values) > 1 and name != "resource":
+            return InvalidRequestError(
+                f"The parameter {_quoted(name)} appears more than once; send each parameter "
+                "once (RFC 6749, section 3.2)."
+            )
+    return None
 
 
 def create_authorization_server(app: Flask) -> LatchkeyAuthorizationServer:

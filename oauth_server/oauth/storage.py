@@ -118,25 +118,35 @@ class TokenState:
     live: bool
     name: str | None = None
     key_prefix: str | None = None
+    #: The token's scopes that its app still holds.
+    scope: str = ""
 
 
 def token_state(view: View, session: DbSession, claims: AccessTokenClaims) -> TokenState:
-    """Whether the state behind a genuine, unexpired token still allows it.
+    """Whether the state behind a genuine, unexpired token still allows it, and what for.
 
     Its app exists, is not revoked, was not revoked after the token was issued, belongs to
     the token's org, whose plan includes API access; and the token's jti is not revoked.
+    An edit to the app applies to its live tokens at once, as an edit to an API key does:
+    scopes taken from the app leave the token's scope; a token for a team the app is no
+    longer bound to is not live. (A JWT's own claims cannot change: resource servers that
+    verify JWTs themselves see the edit when the token is next renewed.)
     """
     app = app_record(view, session, claims.client_id)
     if app is None:
         return TokenState(live=False)
+    held = app.scope_list
+    scope = " ".join(s for s in claims.scope.split() if s in held)
     live = (
         app.revoked_at is None
         and claims.iat >= max(app.tokens_valid_after, app.org_tokens_valid_after)
         and app.org_id == claims.org_id
         and app.api_access
+        and bool(scope)
+        and (app.team_id is None or app.team_id == claims.team_id)
         and not jti_revoked(view, session, claims.jti)
     )
-    return TokenState(live=live, name=app.name, key_prefix=app.secret_prefix)
+    return TokenState(live=live, name=app.name, key_prefix=app.secret_prefix, scope=scope)
 
 
 def jti_revoked(view: View, session: DbSession, jti: str) -> bool:

@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl
 
 from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
-from werkzeug.datastructures import CombinedMultiDict, EnvironHeaders, MultiDict
+from werkzeug.datastructures import EnvironHeaders, MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.formparser import parse_form_data
 
@@ -57,8 +57,8 @@ Headers = list[tuple[str, str]]
 
 
 class FormPayload(OAuth2Payload):
-    """The request's parameters, as Authlib reads them: the body's form, and the query string
-    (as Flask's ``request.values`` had them)."""
+    """The request's parameters, as Authlib reads them: the body's form (a request with a
+    query string is refused before this exists)."""
 
     def __init__(self, values: MultiDict[str, str]) -> None:
         self._values = values
@@ -86,14 +86,8 @@ class WsgiOAuth2Request(OAuth2Request):
         self.uri = environ.get("PATH_INFO", "")
         self.headers = EnvironHeaders(environ)
         self._body = None
-        query = environ.get("QUERY_STRING")
         self._form = form
-        self._args: MultiDict[str, str] = (
-            MultiDict(parse_qsl(query, keep_blank_values=True, errors="replace"))
-            if query
-            else MultiDict()
-        )
-        self.payload = FormPayload(CombinedMultiDict([self._args, form]) if query else form)
+        self.payload = FormPayload(form)
         #: The client's address (ProxyFix has already applied ``LATCHKEY_PROXY_HOPS``).
         self.remote_addr: str | None = environ.get("REMOTE_ADDR")
         #: RFC 6749 §2.3.1 client ID and secret from ``Authorization: Basic``, decoded once
@@ -111,7 +105,7 @@ class WsgiOAuth2Request(OAuth2Request):
 
     @property
     def args(self) -> MultiDict[str, str]:
-        return self._args
+        return MultiDict()
 
     @property
     def form(self) -> MultiDict[str, str]:
@@ -149,6 +143,15 @@ class OAuthEndpoints:
     def _respond(self, endpoint: str, environ: WSGIEnvironment) -> tuple[int, Any, Headers]:
         if environ["REQUEST_METHOD"] != "POST":
             return _error(405, "invalid_request", "Use POST.", [("Allow", "POST")])
+        if environ.get("QUERY_STRING"):
+            # RFC 6749 §2.3.1, §4.4.2, RFC 7662 §2.1, RFC 7009 §2.1: parameters travel in the
+            # body. Read from the URL, a ``scope`` there would override the body's; ignored,
+            # the client would silently get every scope of its app instead of the ones asked.
+            return _error(
+                400,
+                "invalid_request",
+                "Send the parameters in the form-encoded request body, not in the URL.",
+            )
         try:
             form = self._form(environ)
         except HTTPException as error:  # 413: a body over MAX_CONTENT_LENGTH

@@ -215,6 +215,28 @@ def test_revoked_reactivated_and_deleted_apps(
     assert introspect(server, resource_server, new) == INACTIVE
 
 
+def test_an_edit_to_the_app_applies_to_its_live_tokens(
+    server: LiveServer,
+    admin: Api,
+    make_app: Any,
+    make_team: Any,
+    resource_server: dict[str, Any],
+) -> None:
+    """As an edit to an API key does: scopes taken from the app leave its tokens at once; a
+    token for all teams, or another team, ends when the app is bound to one team."""
+    app = make_app(scopes=["people:read", "leads:read"])
+    team = make_team()
+    all_teams = issue(server, app)
+    admin.ok("PATCH", f"/api/apps/{app['id']}", json={"scopes": ["leads:read"]})
+    assert introspect(server, resource_server, all_teams)["scope"] == "leads:read"
+    narrow = issue(server, app, team=str(team["id"]))
+    admin.ok("PATCH", f"/api/apps/{app['id']}", json={"team_id": team["id"]})
+    assert introspect(server, resource_server, all_teams) == INACTIVE
+    assert introspect(server, resource_server, narrow)["team_id"] == team["id"]
+    admin.ok("PATCH", f"/api/apps/{app['id']}", json={"scopes": ["people:read"]})
+    assert introspect(server, resource_server, narrow) == INACTIVE  # no scope left
+
+
 def test_org_plan_off_ends_tokens_and_on_again_serves_new_ones(
     server: LiveServer, admin: Api, make_org: Any, make_app: Any, resource_server: dict[str, Any]
 ) -> None:

@@ -101,6 +101,55 @@ def test_oversized_bodies_are_refused_with_413_in_each_interfaces_shape(
     assert r.json()["status"] == 413
 
 
+def test_chunked_bodies_are_measured_whole(
+    server: LiveServer, admin: Api, make_app: Any, make_key: Any, resource_server: dict[str, Any]
+) -> None:
+    """A body without Content-Length is never read as its first 64 KiB: over the limit it
+    is 413 like any other, even when its start would authenticate; under it, it is read."""
+
+    def chunked(*parts: bytes) -> Any:
+        yield from parts
+
+    key = make_key()
+    rs_auth = (resource_server["client_id"], resource_server["client_secret"])
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    pad = [b"x" * 10_000] * 10
+    r = requests.post(
+        f"{server.url}/oauth/introspect",
+        data=chunked(b"token=" + key["key"].encode() + b"&pad=", *pad),
+        auth=rs_auth,
+        headers=form,
+        timeout=10,
+    )
+    assert r.status_code == 413, r.text
+    assert r.json()["error"] == "invalid_request"
+    r = admin.post(
+        "/api/teams",
+        data=chunked(b'{"name": "', *pad, b'"}'),
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code == 413, r.text
+    assert r.headers["Content-Type"].startswith("application/problem+json")
+
+    r = requests.post(
+        f"{server.url}/oauth/introspect",
+        data=chunked(b"token=", key["key"].encode()),
+        auth=rs_auth,
+        headers=form,
+        timeout=10,
+    )
+    assert r.status_code == 200 and r.json()["active"] is True, r.text
+    app = make_app()
+    r = requests.post(
+        f"{server.url}/oauth/token",
+        data=chunked(b"grant_type=client_", b"credentials"),
+        auth=(app["client_id"], app["client_secret"]),
+        headers=form,
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+
+
 def test_oauth_post_endpoints_answer_only_post_in_rfc_6749_shape(server: LiveServer) -> None:
     for path in ("/oauth/token", "/oauth/introspect", "/oauth/revoke"):
         r = requests.get(f"{server.url}{path}", timeout=10)
@@ -155,20 +204,26 @@ def test_a_plain_http_host_that_is_not_loopback_is_served(
     assert r.json()["token_type"] == "Bearer"
 
 
-def test_parameters_in_the_query_string_are_read_as_before(
-    server: LiveServer, make_app: Any
-) -> None:
-    """A client that puts ``scope`` in the URL gets the narrower token it asked for, never
-    silently every scope of the app."""
+def test_parameters_in_the_query_string_are_refused(server: LiveServer, make_app: Any) -> None:
+    """RFC 6749 §2.3.1 and §4.4.2: parameters travel in the body. A client that puts ``scope``
+    (or its secret) in the URL learns so at once: it never silently gets every scope of its
+    app, nor a scope the URL overrode."""
     app = make_app(scopes=["people:read", "leads:read"])
-    r = requests.post(
-        f"{server.url}/oauth/token?scope=leads:read",
-        data={"grant_type": "client_credentials"},
-        auth=(app["client_id"], app["client_secret"]),
-        timeout=10,
-    )
-    assert r.status_code == 200, r.text
-    assert r.json()["scope"] == "leads:read"
+    for url, data in (
+        ("/oauth/token?scope=leads:read", {"grant_type": "client_credentials"}),
+        ("/oauth/token?grant_type=client_credentials", {}),
+        ("/oauth/introspect?token=x", {"token": "y"}),
+        ("/oauth/revoke?token_type_hint=access_token", {"token": "y"}),
+    ):
+        r = requests.post(
+            server.url + url,
+            data=data,
+            auth=(app["client_id"], app["client_secret"]),
+            timeout=10,
+        )
+        assert r.status_code == 400, (url, r.text)
+        assert r.json()["error"] == "invalid_request"
+        assert "body" in r.json()["error_description"]
 
 
 def test_form_bodies_in_every_shape_the_parser_took_are_read_as_before(

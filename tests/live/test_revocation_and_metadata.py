@@ -82,6 +82,39 @@ def test_another_app_cannot_revoke_a_token(
     assert introspect(server, resource_server, token)["active"] is True
 
 
+def test_api_keys_and_user_keys_are_not_revoked_here_and_the_app_is_told(
+    server: LiveServer,
+    admin_org_id: int,
+    make_app: Any,
+    make_key: Any,
+    import_user_keys: Any,
+    resource_server: dict[str, Any],
+) -> None:
+    """RFC 7009 §2.2.1 ``unsupported_token_type``: a 200 would say the key was revoked; it
+    was not, and it keeps working (admins revoke keys)."""
+    app, key = make_app(), make_key()
+    user_key = "legacy-" + "k" * 30
+    import_user_keys(
+        admin_org_id,
+        [
+            {
+                "email": "revoke-here@example.com",
+                "name": "R",
+                "token": user_key,
+                "created_at": "2024-01-01T00:00:00Z",
+                "scopes": "people:read",
+            }
+        ],
+    )
+    for credential in (key["key"], user_key):
+        r = revoke(server, app, {"token": credential})
+        assert r.status_code == 400, r.text
+        assert r.json()["error"] == "unsupported_token_type"
+        assert "admin" in r.json()["error_description"]
+        assert credential not in r.text
+        assert introspect(server, resource_server, credential)["active"] is True
+
+
 def test_revocation_of_garbage_succeeds_and_a_missing_token_is_invalid_request(
     server: LiveServer, make_app: Any
 ) -> None:

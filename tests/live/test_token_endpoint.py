@@ -61,7 +61,7 @@ def assert_error(r: requests.Response, status: int, error: str) -> dict[str, Any
     assert body["error"] == error, body
     if status == 401:
         challenge = r.headers.get("WWW-Authenticate", "")
-        assert challenge.startswith("Basic"), r.headers
+        assert challenge.startswith('Basic realm="'), r.headers  # RFC 7617 §2: realm
         assert 'error="invalid_client"' in challenge
     return body
 
@@ -122,6 +122,43 @@ def test_every_failed_client_authentication_is_401_invalid_client(
         assert_error(r, 401, "invalid_client")
     # The right credentials still work: none of the above was about the app itself.
     assert issue(server, app)["token_type"] == "Bearer"
+
+
+def test_two_authentication_methods_in_one_request_are_invalid_request(
+    server: LiveServer, make_app: Any
+) -> None:
+    """RFC 6749 §2.3: one method per request. Were the working one chosen, a client with
+    good credentials in the body could test guesses at another client's secret in the
+    Authorization header, never failing, so never throttled."""
+    app, victim = make_app(), make_app()
+    cid, secret = creds(app)
+    for guess in ("wrong", victim["client_secret"]):
+        r = token_request(
+            server, {"client_id": cid, "client_secret": secret}, (victim["client_id"], guess)
+        )
+        assert_error(r, 400, "invalid_request")
+    # The right Basic credentials with any secret in the body: still two methods.
+    r = token_request(server, {"client_id": cid, "client_secret": "wrong"}, creds(app))
+    assert_error(r, 400, "invalid_request")
+    # Basic with a different client_id in the body is a contradiction, not a choice.
+    r = token_request(server, {"client_id": victim["client_id"]}, creds(app))
+    assert_error(r, 400, "invalid_request")
+    # Basic with the same client_id in the body (requests-oauthlib's include_client_id) is one.
+    assert token_request(server, {"client_id": cid}, creds(app)).status_code == 200
+
+
+def test_a_repeated_parameter_is_invalid_request(server: LiveServer, make_app: Any) -> None:
+    """RFC 6749 §3.2: parameters MUST NOT be included more than once. The first value is not
+    silently taken: a client that sent two scopes learns it."""
+    app = make_app()
+    for repeated in (
+        [("grant_type", "client_credentials"), ("grant_type", "password")],
+        [("grant_type", "client_credentials"), ("scope", "people:read"), ("scope", "leads:read")],
+        [("grant_type", "client_credentials"), ("team", "1"), ("team", "2")],
+    ):
+        r = requests.post(f"{server.url}/oauth/token", data=repeated, auth=creds(app), timeout=10)
+        body = assert_error(r, 400, "invalid_request")
+        assert "more than once" in body["error_description"]
 
 
 def test_revoked_and_deleted_apps_are_invalid_client(
