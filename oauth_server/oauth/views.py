@@ -13,7 +13,15 @@ bp = Blueprint("oauth", __name__)
 
 @bp.get("/.well-known/oauth-authorization-server")
 def metadata() -> Response:
-    """RFC 8414 §2 authorization server metadata."""
+    """RFC 8414 §2 authorization server metadata.
+
+    ``response_types_supported`` is an empty array: §2 makes the member REQUIRED, §3.2 says
+    members with zero elements are omitted, and there is no authorization endpoint, so no
+    response type, to list (erratum 7793 proposes "REQUIRED unless no grant types are
+    supported that use the authorization endpoint"). The member is kept, empty, so that a
+    client checking for it finds the truth; listing "code" would invite a flow this server
+    does not serve. (Authlib's metadata validator treats the empty array as missing; clients
+    do not run it when they fetch tokens.)"""
     issuer = services().issuer
     return jsonify(
         {
