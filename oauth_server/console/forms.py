@@ -131,12 +131,18 @@ class KeyForm(TeamScopeMixin, FlaskForm):  # type: ignore[misc]
             raise ValidationError("Choose at least one permission.")
 
     def validate_expires_on(self, field: Field) -> None:
-        if self.expiry.data != "date":
-            return
-        if field.data is None:
-            raise ValidationError("Choose the last day the key works.")
-        if field.data < viewer_today():
+        if self.expiry.data == "date" and field.data < viewer_today():
             raise ValidationError("Choose today or a later day.")
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """An empty date stops at ``Optional()`` before the field's own check runs, so
+        "Expires at the end of a day" without a day is caught here: it must not be read as
+        "never" (which on edit would silently remove the key's expiry)."""
+        valid: bool = super().validate(extra_validators)
+        if self.expiry.data == "date" and self.expires_on.data is None:
+            self.expires_on.errors = [*self.expires_on.errors, "Choose the last day the key works."]
+            return False
+        return valid
 
     def expires_at(self) -> int | None:
         """The chosen expiry in ms (None: never); only when ``expiry`` is not "keep"."""

@@ -7,6 +7,7 @@ import base64
 import re
 import subprocess
 import sys
+import time
 import uuid
 import zlib
 from collections.abc import Callable
@@ -220,6 +221,14 @@ def test_validation_messages_appear_next_to_their_fields(
     )
     assert r.status_code == 422
     assert text_of(r.text, "expires_on-error") == "Choose today or a later day."
+    # "Expires at the end of a day" without the day is no key that never expires.
+    r = console.post(
+        "/settings/api-access/keys",
+        {"name": "Export", "team_id": "", "scopes": "people:read", "expiry": "date"},
+        form_page="/settings/api-access/keys/new",
+    )
+    assert r.status_code == 422
+    assert text_of(r.text, "expires_on-error") == "Choose the last day the key works."
     assert someone.api.ok("GET", "/api/keys?status=all") == []
 
 
@@ -744,6 +753,20 @@ def test_edit_forms_and_a_rotation_with_overlap(
     assert key["name"] == "Nightly export"
     assert key["scopes"] == ["people:read", "leads:read"]
     assert key["expires_at"] is None
+    # Choosing a day but leaving it empty neither saves nor clears an expiry.
+    expiring = someone.api.ok(
+        "PATCH", f"/api/keys/{key_id}", json={"expires_at": int(time.time() + 86400 * 30) * 1000}
+    )
+    r = console.post(
+        edit,
+        {"name": "Nightly export", "team_id": "", "scopes": ["people:read"], "expiry": "date"},
+    )
+    assert r.status_code == 422
+    assert text_of(r.text, "expires_on-error") == "Choose the last day the key works."
+    after = someone.api.ok("GET", f"/api/keys/{key_id}")
+    assert after["expires_at"] == expiring["expires_at"]
+    assert after["scopes"] == ["people:read", "leads:read"]
+    someone.api.ok("PATCH", f"/api/keys/{key_id}", json={"expires_at": None})
 
     r = console.post(f"/settings/api-access/keys/{key_id}/rotate", {"grace_period_seconds": "3600"})
     assert r.status_code == 302
