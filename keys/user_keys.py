@@ -42,12 +42,14 @@ def status_of(key: UserKey) -> Literal["active", "revoked"]:
 
 
 #: Roles that see (and revoke) every user key of their org; anyone else sees only their own.
-SEES_ALL = frozenset({"admin", "developer"})
+SEES_ALL = frozenset({"admin"})
 
 
 def visible_owner(user: User) -> int | None:
-    """Whose user keys ``user`` may see and revoke: only their own (their id), unless their
-    role is admin or developer (None: everyone's in the org)."""
+    """Whose user keys ``user`` may see and revoke: only their own (their id), unless they are
+    an admin (None: everyone's in the org). A user key is one member's personal token;
+    DESIGN.md gives developers API keys, OAuth apps and the audit log, not other members'
+    tokens. A developer may replace their own with an API key, which they may create anyway."""
     return None if user.role in SEES_ALL else user.id
 
 

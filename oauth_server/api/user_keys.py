@@ -1,6 +1,6 @@
 """``/api/user-keys``: legacy personal keys, imported from the old system.
 
-They are listed (members see only their own), revoked, and replaced by API keys; they are
+They are listed (admins see the org's; everyone else only their own), revoked, and replaced by API keys; they are
 never created here (``import-user-keys`` brings them in).
 """
 

@@ -273,6 +273,34 @@ def test_members_see_and_revoke_only_their_own_user_keys(
     }
 
 
+def test_developers_see_and_replace_only_their_own_user_keys(
+    server: LiveServer, make_org: Any, import_user_keys: Any, resource_server: dict[str, Any]
+) -> None:
+    """A user key is one member's personal token: a developer manages API keys and apps, not
+    other members' tokens."""
+    org, admin = make_org()
+    email = new_email("developer")
+    admin.ok(
+        "POST",
+        "/api/users",
+        201,
+        json={"email": email, "name": "Dev", "role": "developer", "password": ADMIN_PASSWORD},
+    )
+    own_row, other_row = row(email=email), row()
+    imported(import_user_keys, org["id"], [own_row, other_row])
+    everything = {k["hint"]: k for k in user_keys(admin)}
+    own = everything[own_row["token"][-4:]]
+    other = everything[other_row["token"][-4:]]
+
+    developer = Api.login(server.url, email, ADMIN_PASSWORD)
+    assert user_keys(developer) == [own]
+    assert_problem(developer.delete(f"/api/user-keys/{other['id']}"), 404)
+    assert_problem(developer.post(f"/api/user-keys/{other['id']}/replace", json={}), 404)
+    assert introspect(server, resource_server, other_row["token"])["active"] is True
+    replaced = developer.ok("POST", f"/api/user-keys/{own['id']}/replace", 201, json={})
+    assert introspect(server, resource_server, replaced["key"])["active"] is True
+
+
 def test_user_keys_are_no_longer_created(admin: Api) -> None:
     for body in ({}, {"name": "New", "scopes": ["people:read"]}):
         problem = assert_problem(admin.post("/api/user-keys", json=body), 405)
