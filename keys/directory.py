@@ -113,14 +113,22 @@ def team_users(session: DbSession, team_id: int) -> list[tuple[str, str]]:
     return found
 
 
-def delete_team(session: DbSession, team: Team, actor: Actor) -> None:
+def deletion_blocker(session: DbSession, team: Team) -> str | None:
+    """Why the team cannot be deleted (the credentials bound to it), or None."""
     users = team_users(session, team.id)
-    if users:
-        names = ", ".join(f"{kind} {name!r}" for kind, name in users[:5])
-        raise Conflict(
-            f"Team {team.name!r} is used by {len(users)} credential(s) ({names}). "
-            "Move them to another team or delete them first."
-        )
+    if not users:
+        return None
+    names = ", ".join(f"{kind} {name!r}" for kind, name in users[:5])
+    return (
+        f"Team {team.name!r} is used by {len(users)} credential(s) ({names}). "
+        "Move them to another team or delete them first."
+    )
+
+
+def delete_team(session: DbSession, team: Team, actor: Actor) -> None:
+    blocker = deletion_blocker(session, team)
+    if blocker:
+        raise Conflict(blocker)
     record(
         session,
         org_id=team.org_id,

@@ -86,7 +86,9 @@ def delete_team(team_id: int) -> Page | Response:
     team = directory.get_team(db.session, signed_in().org_id, team_id)
     form = ConfirmForm()
     if not form.validate_on_submit():
-        return _render_teams(dialog="delete", target=team, confirm_form=form)
+        # A team in use is refused before the admin confirms, not after.
+        blocker = directory.deletion_blocker(db.session, team)
+        return _render_teams(dialog="delete", target=team, confirm_form=form, error=blocker)
     name = team.name
     try:
         directory.delete_team(db.session, team, actor())

@@ -193,3 +193,19 @@ def test_keys_on_a_narrow_screen(phone: Page, make_member: Callable[..., Member]
     assert overflow <= 0, f"the page is {overflow}px wider than the screen"
     assert_cells_beside_their_labels(row)  # the prefix's hint stays beside "Prefix"
     screenshot(phone, "keys-narrow", shows=row)
+
+
+def test_a_long_name_without_spaces_wraps_inside_its_cell(
+    page: Page, make_member: Callable[..., Member]
+) -> None:
+    """A name may be 100 characters with no space: it must not push Prefix and Scopes off
+    the screen for every row."""
+    member = make_member()
+    long_name = "x" * 100
+    member.api.ok("POST", "/api/keys", 201, json={"name": long_name, "scopes": ["people:read"]})
+    member.api.ok("POST", "/api/keys", 201, json={"name": "Short", "scopes": ["people:read"]})
+    sign_in(page, member)
+    expect(row_of(page, long_name)).to_be_visible()
+    overflow = page.locator(".table-wrap").first.evaluate("w => w.scrollWidth - w.clientWidth")
+    assert overflow <= 0, f"the key table is {overflow}px wider than the page"
+    expect(row_of(page, "Short").get_by_text("people:read")).to_be_in_viewport()
