@@ -1,7 +1,7 @@
 """``/api/user-keys``: legacy personal keys, imported from the old system.
 
-They are listed (admins see the org's; everyone else only their own), revoked, and replaced by API keys; they are
-never created here (``import-user-keys`` brings them in).
+They are listed (admins see the org's; everyone else only their own), revoked, and replaced
+by API keys; they are never created here (``import-user-keys`` brings them in).
 """
 
 from __future__ import annotations

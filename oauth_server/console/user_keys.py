@@ -1,8 +1,9 @@
 """The User Keys tab: legacy personal keys, imported from the old system, retired here.
 
-Everyone sees it; admins see every key of the org, everyone else only their own. Revoking is for good (user keys are not
-issued any more), so a key used in the last 30 days gets a warning that its integration will
-break, and the offer to replace it with an API key first (to those who may create one).
+Everyone sees it; admins see every key of the org, everyone else only their own. Revoking is
+for good (user keys are not issued any more), so a key used in the last 30 days gets a
+warning that its integration will break, and the offer to replace it with an API key first
+(to those who may create one).
 """
 
 from __future__ import annotations
