@@ -24,6 +24,7 @@ class Ctx:
     admin: Api
     other: Api
     app_id: int
+    key_id: int
     org_id: int
     other_org_id: int
     other_team_id: int
@@ -45,17 +46,20 @@ class Ctx:
         )
 
     def path(self, template: str) -> str:
-        return template.format(app=self.app_id, org=self.org_id)
+        return template.format(app=self.app_id, key=self.key_id, org=self.org_id)
 
 
 @pytest.fixture(scope="module")
 def ctx(server: LiveServer) -> Ctx:
-    """One set of records per backend: an app, a team, a resource server, and another org
-    with a team of its own."""
+    """One set of records per backend: an app, an API key, a team, a resource server, and
+    another org with a team of its own."""
     admin = Api.login(server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
     tag = uuid.uuid4().hex[:8]
     app = admin.ok(
         "POST", "/api/apps", 201, json={"name": f"Valid-{tag}", "scopes": ["people:read"]}
+    )
+    key = admin.ok(
+        "POST", "/api/keys", 201, json={"name": f"Valid-{tag}", "scopes": ["people:read"]}
     )
     team = admin.ok("POST", "/api/teams", 201, json={"name": f"Team-{tag}"})
     rs = admin.ok(
@@ -84,6 +88,7 @@ def ctx(server: LiveServer) -> Ctx:
         admin=admin,
         other=other,
         app_id=app["id"],
+        key_id=key["id"],
         org_id=org["id"],
         other_org_id=org["id"],
         other_team_id=other_team["id"],
@@ -103,6 +108,8 @@ WATCH: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/api/apps"): ("/api/apps",),
     ("PATCH", "/api/apps/{app}"): ("/api/apps/{app}",),
     ("POST", "/api/apps/{app}/rotate-secret"): ("/api/apps/{app}",),
+    ("POST", "/api/keys"): ("/api/keys",),
+    ("PATCH", "/api/keys/{key}"): ("/api/keys/{key}",),
     ("POST", "/api/resource-servers"): ("/api/resource-servers",),
 }
 
@@ -252,13 +259,20 @@ BODY_ENDPOINTS = [
     ("POST", "/api/apps"),
     ("PATCH", "/api/apps/{app}"),
     ("POST", "/api/apps/{app}/rotate-secret"),
+    ("POST", "/api/keys"),
+    ("PATCH", "/api/keys/{key}"),
     ("POST", "/api/resource-servers"),
 ]
+
+# A few kilobytes of brackets: deeper than the JSON decoder can recurse.
+NESTED = '{"name": "deep", "scopes": ' + "[" * 5000 + "]" * 5000 + "}"
 
 
 @pytest.mark.parametrize(("method", "path"), BODY_ENDPOINTS)
 @pytest.mark.parametrize(
-    "raw", ['{"name": "unterminated', "name=form-encoded"], ids=["truncated", "form"]
+    "raw",
+    ['{"name": "unterminated', "name=form-encoded", NESTED],
+    ids=["truncated", "form", "nested"],
 )
 def test_malformed_json_is_a_400_problem_and_writes_nothing(
     ctx: Ctx, method: str, path: str, raw: str
