@@ -8,7 +8,7 @@ from flask import Response
 from keys.audit import EventFilter, events_page
 from keys.models import AuditEvent
 from oauth_server.api import bp
-from oauth_server.api.access import current
+from oauth_server.api.access import current, require_api_access
 from oauth_server.api.paging import next_link
 from oauth_server.api.schemas import (
     AuditActor,
@@ -80,7 +80,9 @@ def audit_event_out(event: AuditEvent) -> AuditEventOut:
 def list_audit_events(query: AuditQuery) -> Response:
     """Newest first. ``action`` matches exactly; ``target`` matches the start of the
     target's name, prefix or id. Platform admins also see the deployment's own events
-    (those of no org, e.g. ``resource_server.created``), which no org's log holds."""
+    (those of no org, e.g. ``resource_server.created``), which no org's log holds.
+    Plan-gated like the credentials it records (and the console's Audit log tab)."""
+    require_api_access()
     principal = current()
     items, cursor = events_page(
         db.session,

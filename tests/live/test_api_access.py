@@ -306,6 +306,29 @@ def test_org_without_api_access_gets_upgrade_required_on_apps(world: World) -> N
     assert admin.ok("GET", "/api/apps") == []
 
 
+@pytest.mark.parametrize("role", ["admin", "developer"])
+def test_plan_off_gates_the_audit_log_as_the_credentials_but_not_teams_or_members(
+    world: World, role: str
+) -> None:
+    """As in the console: the Audit log tab is behind the plan, Teams and Members are not."""
+    org = world.platform.ok("POST", "/api/orgs", 201, json={"name": f"Plan-{uuid.uuid4().hex[:8]}"})
+    admin = new_member(world.platform, world.url, org["id"], "admin")
+    caller = admin if role == "admin" else new_member(world.platform, world.url, org["id"], role)
+    admin.ok("POST", "/api/teams", 201, json={"name": "Kept"})
+    assert caller.ok("GET", "/api/audit-events")
+
+    world.platform.ok("PATCH", f"/api/orgs/{org['id']}", json={"api_access": False})
+    for path in ("/api/audit-events", "/api/audit-events?action=team.created", "/api/keys"):
+        assert_problem(caller.get(path), 403, "Upgrade required")
+    assert [t["name"] for t in caller.ok("GET", "/api/teams")] == ["Kept"]
+    assert len(admin.ok("GET", "/api/users")) == 1 + (role != "admin")
+
+    world.platform.ok("PATCH", f"/api/orgs/{org['id']}", json={"api_access": True})
+    assert [e["action"] for e in caller.ok("GET", "/api/audit-events?action=team.created")] == [
+        "team.created"
+    ]
+
+
 def test_sign_out_ends_the_session_token(world: World) -> None:
     api = Api.login(world.url, ADMIN_EMAIL, ADMIN_PASSWORD)
     other = Api.login(world.url, ADMIN_EMAIL, ADMIN_PASSWORD)

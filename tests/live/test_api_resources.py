@@ -232,7 +232,9 @@ def test_orgs_create_and_plan_switch(admin: Api, make_org: Any) -> None:
     other, org_admin = make_org()
     switched = admin.ok("PATCH", f"/api/orgs/{other['id']}", json={"api_access": False})
     assert switched["api_access"] is False and switched["name"] == other["name"]
-    (event,) = events(org_admin, action="org.updated")
+    assert org_admin.get("/api/audit-events").status_code == 403  # the log is plan-gated too
+    admin.ok("PATCH", f"/api/orgs/{other['id']}", json={"api_access": True})
+    event, _ = reversed(events(org_admin, action="org.updated"))
     assert event["details"]["changes"]["api_access"] == {"from": True, "to": False}
     assert event["actor"]["type"] == "user" and event["target"]["id"] == str(other["id"])
 
