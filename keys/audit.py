@@ -32,10 +32,11 @@ VERBS = (
 @dataclass(frozen=True, slots=True)
 class Actor:
     """Who is acting: a user (label = email), an API key (label = its display prefix), or
-    the system itself (bootstrap, CLI)."""
+    the system itself (bootstrap, CLI). ``id`` is the user's or key's record id: stored as
+    text, shown as the number it is."""
 
     type: str
-    id: str | None
+    id: int | None
     label: str | None
     ip: str | None = None
     user_agent: str | None = None
@@ -47,8 +48,10 @@ class Actor:
 
 @dataclass(frozen=True, slots=True)
 class Target:
+    """What changed; ``id`` is its record id (None: a failed sign-in, which has no row)."""
+
     type: str
-    id: str | int | None
+    id: int | None
     name: str | None = None
     prefix: str | None = None
 
@@ -68,7 +71,7 @@ def record(
         org_id=org_id,
         action=f"{target.type}.{verb}",
         actor_type=actor.type,
-        actor_id=actor.id,
+        actor_id=None if actor.id is None else str(actor.id),
         actor_label=actor.label,
         target_type=target.type,
         target_id=None if target.id is None else str(target.id),

@@ -74,7 +74,7 @@ class Principal:
         if self.key is not None:
             return Actor(
                 type="api_key",
-                id=str(self.key.id),
+                id=self.key.id,
                 label=self.key.prefix,
                 ip=request.remote_addr,
                 user_agent=request.user_agent.string or None,

@@ -42,6 +42,13 @@ def list_scopes() -> Response:
     )
 
 
+def _record_id(stored: str | None) -> int | None:
+    """Audit ids are stored as text but are always record ids (:class:`keys.audit.Actor`,
+    :class:`keys.audit.Target`): shown as numbers, so they compare equal to the ``id`` of the
+    item they name."""
+    return None if stored is None else int(stored)
+
+
 def audit_event_out(event: AuditEvent) -> AuditEventOut:
     is_key = event.actor_type == "api_key"
     return AuditEventOut(
@@ -50,13 +57,13 @@ def audit_event_out(event: AuditEvent) -> AuditEventOut:
         action=event.action,
         actor=AuditActor(
             type=event.actor_type,
-            id=event.actor_id,
+            id=_record_id(event.actor_id),
             email=None if is_key else event.actor_label,
             prefix=event.actor_label if is_key else None,
         ),
         target=AuditTarget(
             type=event.target_type,
-            id=event.target_id,
+            id=_record_id(event.target_id),
             name=event.target_name,
             prefix=event.target_prefix,
         ),

@@ -445,14 +445,19 @@ class AuditQuery(PageQuery):
 
 class AuditActor(BaseModel):
     type: str
-    id: str | None
+    id: int | None = Field(
+        description="the member's or API key's id; null: the system, or "
+        "an anonymous sign-in attempt"
+    )
     email: str | None = None
     prefix: str | None = None
 
 
 class AuditTarget(BaseModel):
     type: str
-    id: str | None
+    id: int | None = Field(
+        description="the id of the record, as its own endpoint shows it; null: a failed sign-in"
+    )
     name: str | None
     prefix: str | None
 

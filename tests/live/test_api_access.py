@@ -212,9 +212,7 @@ def test_developer_manages_apps_and_reads_teams_and_audit(world: World) -> None:
     assert dev.ok("POST", f"/api/apps/{app['id']}/reactivate")["status"] == "active"
     assert app["id"] in [a["id"] for a in dev.ok("GET", "/api/apps")]
     assert world.team["id"] in [t["id"] for t in dev.ok("GET", "/api/teams")]
-    assert dev.ok("GET", "/api/audit-events?action=app.created")[0]["target"]["id"] == str(
-        app["id"]
-    )
+    assert dev.ok("GET", "/api/audit-events?action=app.created")[0]["target"]["id"] == app["id"]
     assert dev.ok("DELETE", f"/api/apps/{app['id']}") == {"ok": True}
 
 
@@ -271,8 +269,7 @@ def test_other_orgs_records_are_not_listed(world: World) -> None:
     assert [t["id"] for t in world.admin.ok("GET", "/api/teams")] == [world.team["id"]]
     events = world.admin.ok("GET", "/api/audit-events?limit=200")
     assert events and all(
-        e["target"]["id"] != str(world.theirs_app["id"]) or e["target"]["type"] != "app"
-        for e in events
+        e["target"]["id"] != world.theirs_app["id"] or e["target"]["type"] != "app" for e in events
     )
     assert_problem(world.admin.get(f"/api/users?org_id={world.org_id + 10_000}"), 403)
 

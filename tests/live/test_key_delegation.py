@@ -416,7 +416,7 @@ def test_audit_events_of_key_made_changes_name_the_key_as_actor(
     ]
     for event in events:
         named = {k: v for k, v in event["actor"].items() if v is not None}
-        assert named == {"type": "api_key", "id": str(actor["id"]), "prefix": actor["prefix"]}
+        assert named == {"type": "api_key", "id": actor["id"], "prefix": actor["prefix"]}
         assert event["target"]["prefix"] == child["prefix"]
         assert event["ip"] == "127.0.0.1"
     by_actor = admin.ok("GET", "/api/audit-events", params={"actor": actor["prefix"]})

@@ -372,7 +372,7 @@ def test_user_key_audit_events_hold_no_token(make_org: Any, import_user_keys: An
     ]
     for event in events:
         assert event["target"]["type"] == "user_key"
-        assert event["target"]["id"] == str(key["id"])
+        assert event["target"]["id"] == key["id"]
         assert event["target"]["prefix"] == key["prefix"]
     assert events[0]["actor"]["type"] == "user" and events[0]["actor"]["email"]
     everything = api.get("/api/audit-events", params={"limit": 200}).text
