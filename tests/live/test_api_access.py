@@ -3,6 +3,7 @@ signing out, and the sign-in lockout."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -286,6 +287,26 @@ def test_other_orgs_records_are_not_listed(world: World) -> None:
 def test_unknown_ids_paths_and_methods_are_problems(world: World, method: str, path: str) -> None:
     r = world.admin.request(method, path)
     assert_problem(r, 405 if method == "PUT" else 404)
+
+
+def test_every_405_says_which_methods_the_path_allows(world: World) -> None:
+    """RFC 9110 §15.5.6: a 405 carries Allow. For every path of the OpenAPI document, each
+    method it does not declare answers 405 naming the declared ones (HEAD comes with GET,
+    OPTIONS with every path)."""
+    doc = requests.get(f"{world.url}/openapi.json", timeout=10).json()
+    wrong: dict[str, str | None] = {}
+    for template, operations in doc["paths"].items():
+        path = re.sub(r"\{\w+\}", "1", template)
+        declared = {m.upper() for m in operations}
+        expected = declared | {"OPTIONS"} | ({"HEAD"} if "GET" in declared else set())
+        for method in sorted({"GET", "POST", "PUT", "PATCH", "DELETE"} - declared):
+            r = world.admin.request(method, path)
+            assert_problem(r, 405)
+            allow = r.headers.get("Allow")
+            if allow is None or {m.strip() for m in allow.split(",")} != expected:
+                wrong[f"{method} {path}"] = allow
+    assert len(doc["paths"]) > 20
+    assert wrong == {}
 
 
 def test_org_without_api_access_gets_upgrade_required_on_apps(world: World) -> None:
