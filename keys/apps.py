@@ -179,9 +179,12 @@ def rotate_secret(
 
 
 def revoke(session: DbSession, app: OAuthApp, actor: Actor) -> OAuthApp:
-    """Stop the app: its secret and every token it holds stop working at once."""
+    """Stop the app: its secret (and a rotation's previous one) and every token it holds
+    stop working at once."""
     if app.revoked_at is None:
         app.revoked_at = now_ms()
+        # A reactivation must not revive a rotation's old secret.
+        client_secrets.keep_previous(app, 0)
         record(session, org_id=app.org_id, verb="revoked", actor=actor, target=_target(app))
     else:
         state_cache.announce(session)  # revoked by a request whose bump may not have landed
