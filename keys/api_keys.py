@@ -23,11 +23,10 @@ from keys.delegation import Delegation
 from keys.errors import Conflict, ValidationFailed
 from keys.models import ApiKey
 from keys.pagination import page
-from keys.validation import of_org, scopes_from_catalog, team_of_org
+from keys.validation import checked_name, of_org, scopes_from_catalog, team_of_org
 
 Status = Literal["active", "revoked", "expired"]
 STATUSES = ("active", "revoked", "expired", "all")
-MAX_NAME_LENGTH = 100
 TEMPORARY_NAME = "Docs playground (temp)"
 TEMPORARY_TTL_SECONDS = 3600
 #: Expired temporary keys are removed this long after their expiry, when the next is made.
@@ -55,13 +54,6 @@ def label(key: ApiKey) -> str:
 
 def _target(key: ApiKey) -> Target:
     return Target(type="api_key", id=key.id, name=key.name, prefix=key.prefix)
-
-
-def _name(name: str) -> str:
-    name = name.strip()
-    if not 1 <= len(name) <= MAX_NAME_LENGTH:
-        raise ValidationFailed.one("name", f"must be 1 to {MAX_NAME_LENGTH} characters")
-    return name
 
 
 def _future(expires_at: int | None) -> int | None:
@@ -96,7 +88,7 @@ def create(
     key = ApiKey(
         org_id=org_id,
         team_id=team_id,
-        name=_name(name),
+        name=checked_name(name),
         scopes=scopes_from_catalog(scopes, core.scope_catalog),
         expires_at=_future(expires_at),
         temporary=temporary,
@@ -211,7 +203,7 @@ def update(
     ``expires_at`` (None: never expires). The next verification sees them."""
     before = {k: getattr(key, k) for k in changes}
     if "name" in changes:
-        key.name = _name(changes["name"])
+        key.name = checked_name(changes["name"])
     if "scopes" in changes:
         key.scopes = scopes_from_catalog(changes["scopes"], core.scope_catalog)
     if "team_id" in changes:

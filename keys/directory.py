@@ -20,6 +20,7 @@ from keys.errors import Conflict, NotFound, ValidationFailed
 from keys.hashing import dummy_password_check, hash_password, verify_password
 from keys.models import ApiKey, ApiSession, AuditEvent, OAuthApp, Org, Team, User, UserKey
 from keys.pagination import page
+from keys.validation import checked_name
 
 # -- orgs -----------------------------------------------------------------------------------
 
@@ -29,7 +30,7 @@ def _org_target(org: Org) -> Target:
 
 
 def create_org(session: DbSession, *, actor: Actor, name: str, api_access: bool) -> Org:
-    org = Org(name=name, api_access=api_access)
+    org = Org(name=checked_name(name), api_access=api_access)
     session.add(org)
     session.flush()
     record(
@@ -55,6 +56,8 @@ def update_org(session: DbSession, org: Org, actor: Actor, changes: dict[str, An
     check), and ends for good the access tokens issued until then: switching it back on
     lets the org's apps get new tokens, not revive old ones."""
     before = {k: getattr(org, k) for k in changes}
+    if "name" in changes:
+        changes = {**changes, "name": checked_name(changes["name"])}
     if changes.get("api_access") is False and org.api_access:
         org.tokens_valid_after = now_ms() // 1000 + 1
     elif changes.get("api_access") is True and not org.api_access:
@@ -77,6 +80,7 @@ def list_orgs(
 
 
 def create_team(session: DbSession, *, org_id: int, actor: Actor, name: str) -> Team:
+    name = checked_name(name)
     exists = session.scalar(
         select(Team.id).where(Team.org_id == org_id, func.lower(Team.name) == name.lower())
     )
@@ -146,6 +150,7 @@ def create_user(
     is_platform_admin: bool = False,
 ) -> User:
     email = email.strip().lower()
+    name = checked_name(name)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise ValidationFailed.one("email", f"{email} is already a member")
     user = User(

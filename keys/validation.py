@@ -1,7 +1,9 @@
-"""Rules shared by the lifecycle services: scopes from the catalog, teams of the same org."""
+"""Rules shared by the lifecycle services: names people type, scopes from the catalog, teams
+of the same org."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
@@ -12,6 +14,36 @@ from keys.errors import NotFound, ValidationFailed
 from keys.models import Team
 
 T = TypeVar("T")
+
+MAX_NAME_LENGTH = 100
+
+
+def name_problem(value: str) -> str | None:
+    """What is wrong with a name someone typed (already trimmed), in words they can act on;
+    None when nothing is.
+
+    Control characters (Unicode category Cc: NUL, tab, newline, ...) are refused: a name is
+    one line in lists, messages and the audit log, and PostgreSQL cannot store NUL in text.
+    """
+    if not 1 <= len(value) <= MAX_NAME_LENGTH:
+        return f"must be 1 to {MAX_NAME_LENGTH} characters"
+    control = next((c for c in value if unicodedata.category(c) == "Cc"), None)
+    if control is not None:
+        return (
+            f"must not contain control characters (it has U+{ord(control):04X}); "
+            "type it on one line, without tabs"
+        )
+    return None
+
+
+def checked_name(value: str, field: str = "name") -> str:
+    """A name as stored (keys, apps, teams, orgs, members, resource servers): trimmed, 1 to
+    100 characters, no control character; else a validation error naming ``field``."""
+    value = value.strip()
+    problem = name_problem(value)
+    if problem is not None:
+        raise ValidationFailed.one(field, problem)
+    return value
 
 
 def scopes_from_catalog(

@@ -13,8 +13,23 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from keys import api_keys, user_keys
 from keys.base import now_ms
 from keys.models import ApiKey, ApiSession, OAuthApp, Org, ResourceServer, Team, User, UserKey
+from keys.validation import MAX_NAME_LENGTH, name_problem
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+def _name(value: str) -> str:
+    """The services' rule for names (:func:`keys.validation.checked_name`), checked here too
+    so that a bad name is reported with the body's other field errors."""
+    problem = name_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_LENGTH),
+    AfterValidator(_name),
+]
 
 
 def _email(value: str) -> str:

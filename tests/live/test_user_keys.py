@@ -171,6 +171,8 @@ MORE_BAD_ROWS: list[tuple[dict[str, str], str]] = [
     ({"email": "a b@example.com"}, "email"),
     ({"name": "   "}, "name"),
     ({"name": "n" * 101}, "name"),
+    ({"name": "nul\x00name"}, "name"),  # PostgreSQL cannot store it
+    ({"name": "tab\tname"}, "name"),
     ({"created_at": "2022-13-01T00:00:00Z"}, "created_at"),
     ({"scopes": ""}, "scopes"),
 ]
