@@ -96,7 +96,7 @@ def create(
     )
     team_of_org(session, org_id, team_id)
     if within is not None:
-        within.check_grant(key.scope_list, team_id)
+        within.check_grant(key.scope_list, team_id, key.expires_at)
     plaintext = _new_secret(key, core)
     session.add(key)
     session.flush()
@@ -128,13 +128,16 @@ def create_temporary(
     within: Delegation | None = None,
 ) -> KeyWithSecret:
     """A one-hour key for trying the API from the docs. Without ``scopes``: every read scope
-    of the catalog (that the acting key holds, if a key is acting)."""
+    of the catalog (that the acting key holds, if a key is acting). An acting key that
+    expires within the hour makes one that expires with it."""
+    expires_at = now_ms() + TEMPORARY_TTL_SECONDS * 1000
     if scopes is None:
         scopes = sorted(s for s in core.scope_catalog if s.endswith(":read"))
         if within is not None:
             scopes = [s for s in scopes if within.holds(s)]
-    if within is not None and team_id is None:
-        team_id = within.team_id
+    if within is not None:
+        team_id = within.team_id if team_id is None else team_id
+        expires_at = within.cap_expiry(expires_at)
     _purge_expired_temporary(session, org_id)
     return create(
         session,
@@ -145,7 +148,7 @@ def create_temporary(
         name=TEMPORARY_NAME,
         scopes=scopes,
         team_id=team_id,
-        expires_at=now_ms() + TEMPORARY_TTL_SECONDS * 1000,
+        expires_at=expires_at,
         temporary=True,
         within=within,
     )

@@ -67,7 +67,9 @@ class Principal:
         """The acting key's reach, or None for members (who reach their whole org)."""
         if self.key is None:
             return None
-        return Delegation(self.key.prefix, self.key.team_id, self.key.scope_set)
+        return Delegation(
+            self.key.prefix, self.key.team_id, self.key.scope_set, self.key.expires_at
+        )
 
     @property
     def actor(self) -> Actor:
