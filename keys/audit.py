@@ -14,6 +14,7 @@ from sqlalchemy import or_, select
 from keys.base import DbSession
 from keys.models import AuditEvent
 from keys.pagination import page
+from keys.validation import control_problem
 
 TARGET_TYPES = ("api_key", "app", "user_key", "team", "org", "user", "resource_server", "session")
 VERBS = (
@@ -135,7 +136,13 @@ def events_page(
     with_deployment_events: bool = False,
 ) -> tuple[list[AuditEvent], int | None]:
     """One page of an org's events, newest first. ``with_deployment_events`` adds the events
-    of no org (e.g. ``resource_server.created``), which platform admins see."""
+    of no org (e.g. ``resource_server.created``), which platform admins see.
+
+    A text filter holding a control character matches nothing (no name, email, prefix or
+    action may hold one), and is not sent to the database, which may refuse it (PostgreSQL
+    cannot compare text with NUL)."""
+    if any(control_problem(text) for text in (where.action, where.actor, where.target) if text):
+        return [], None
     visible = AuditEvent.org_id == org_id
     if with_deployment_events:
         visible = or_(visible, AuditEvent.org_id.is_(None))

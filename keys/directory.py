@@ -20,7 +20,7 @@ from keys.errors import Conflict, NotFound, ValidationFailed
 from keys.hashing import dummy_password_check, hash_password, verify_password
 from keys.models import ApiKey, ApiSession, AuditEvent, OAuthApp, Org, Team, User, UserKey
 from keys.pagination import page
-from keys.validation import checked_name
+from keys.validation import checked_name, control_problem
 
 # -- orgs -----------------------------------------------------------------------------------
 
@@ -192,9 +192,19 @@ class NewSession:
     token: str
 
 
+def _account(session: DbSession, email: str) -> User | None:
+    """The member who signs in as ``email`` (typed by anyone, so anything), or None. No
+    stored email holds a control character, and PostgreSQL cannot compare text with NUL: such
+    an email is simply no one's, without a query."""
+    email = email.strip().lower()
+    if control_problem(email):
+        return None
+    return session.scalar(select(User).where(User.email == email))
+
+
 def authenticate_password(session: DbSession, email: str, password: str) -> User | None:
     """The user whose email and password these are, or None (same cost either way)."""
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    user = _account(session, email)
     if user is None or user.password_hash is None:
         dummy_password_check(password)
         return None
@@ -209,7 +219,7 @@ def failed_sign_ins(session: DbSession, email: str, since_ms: int) -> list[int]:
     several workers without Redis, and each would allow the full number of guesses.
     Unknown accounts have no org to record in and yield ``[]``.
     """
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    user = _account(session, email)
     if user is None:
         return []
     stmt = (
@@ -231,7 +241,7 @@ def record_failed_sign_in(session: DbSession, email: str, actor: Actor) -> None:
     Unknown emails are not recorded: they have no org, and recording them would let anyone
     grow the table at will. The attempted password is never part of the event.
     """
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    user = _account(session, email)
     if user is None:
         return
     record(

@@ -24,7 +24,13 @@ from keys.core import Core
 from keys.errors import FieldError, NotFound, ValidationFailed
 from keys.models import Team, User, UserKey
 from keys.pagination import page
-from keys.validation import MAX_NAME_LENGTH, name_problem, of_org, scopes_from_catalog
+from keys.validation import (
+    MAX_NAME_LENGTH,
+    email_problem,
+    name_problem,
+    of_org,
+    scopes_from_catalog,
+)
 
 COLUMNS = ("email", "name", "token", "created_at", "scopes")
 OPTIONAL_COLUMNS = ("team_id",)
@@ -173,9 +179,9 @@ def _check_row(
         errors.append(FieldError(f"line {line}: {column}", message))
 
     email = raw.get("email", "").strip().lower()
-    local, at, domain = email.rpartition("@")
-    if not (at and local and domain) or any(c.isspace() for c in email) or len(email) > 254:
-        fail("email", "must be an email address")
+    email_error = email_problem(email)
+    if email_error is not None:
+        fail("email", email_error)
     name = raw.get("name", "").strip()
     name_error = name_problem(name)
     if name_error is not None:

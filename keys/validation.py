@@ -1,5 +1,5 @@
-"""Rules shared by the lifecycle services: names people type, scopes from the catalog, teams
-of the same org."""
+"""Rules shared by the lifecycle services: names and emails people type, scopes from the
+catalog, teams of the same org."""
 
 from __future__ import annotations
 
@@ -16,24 +16,40 @@ from keys.models import Team
 T = TypeVar("T")
 
 MAX_NAME_LENGTH = 100
+MAX_EMAIL_LENGTH = 254
+
+
+def control_problem(value: str) -> str | None:
+    """Why typed text holding a control character (Unicode category Cc: NUL, tab, newline,
+    ...) is refused, or None. Such text is one line in lists, messages and the audit log,
+    and PostgreSQL cannot store NUL in text (nor compare with it: a query with NUL fails)."""
+    control = next((c for c in value if unicodedata.category(c) == "Cc"), None)
+    if control is None:
+        return None
+    return (
+        f"must not contain control characters (it has U+{ord(control):04X}); "
+        "type it on one line, without tabs"
+    )
 
 
 def name_problem(value: str) -> str | None:
     """What is wrong with a name someone typed (already trimmed), in words they can act on;
-    None when nothing is.
-
-    Control characters (Unicode category Cc: NUL, tab, newline, ...) are refused: a name is
-    one line in lists, messages and the audit log, and PostgreSQL cannot store NUL in text.
-    """
+    None when nothing is."""
     if not 1 <= len(value) <= MAX_NAME_LENGTH:
         return f"must be 1 to {MAX_NAME_LENGTH} characters"
-    control = next((c for c in value if unicodedata.category(c) == "Cc"), None)
-    if control is not None:
-        return (
-            f"must not contain control characters (it has U+{ord(control):04X}); "
-            "type it on one line, without tabs"
-        )
-    return None
+    return control_problem(value)
+
+
+def email_problem(value: str) -> str | None:
+    """What is wrong with an email someone typed (already trimmed), or None. Our rule is
+    something@somewhere without spaces or control characters, not RFC 5322: the address only
+    has to be one a member can type to sign in."""
+    local, at, domain = value.rpartition("@")
+    if not (at and local and domain) or any(c.isspace() for c in value):
+        return "must be an email address like ada@example.com"
+    if len(value) > MAX_EMAIL_LENGTH:
+        return f"must be at most {MAX_EMAIL_LENGTH} characters"
+    return control_problem(value)
 
 
 def checked_name(value: str, field: str = "name") -> str:

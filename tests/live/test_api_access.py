@@ -379,6 +379,9 @@ def test_wrong_password_or_unknown_email_is_401_alike(world: World) -> None:
     wrong = sign_in(email, "wrong password")
     unknown = sign_in(f"nobody-{uuid.uuid4().hex[:6]}@example.com", "wrong password")
     assert assert_problem(wrong, 401)["detail"] == assert_problem(unknown, 401)["detail"]
+    # An email no one can have (PostgreSQL cannot even compare with NUL) is no one's either.
+    nul = sign_in(email.replace("@", "\x00@"), ADMIN_PASSWORD)
+    assert assert_problem(nul, 401)["detail"] == assert_problem(wrong, 401)["detail"]
     assert "token" not in wrong.json()
     assert sign_in(email.upper(), ADMIN_PASSWORD).status_code == 201  # one failure locks nothing
 

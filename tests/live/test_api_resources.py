@@ -177,6 +177,9 @@ def test_audit_action_filter_matches_exactly(
     assert found and {e["action"] for e in found} == {action}
     assert events(api, action=action.split(".")[0]) == []
     assert events(api, action=action[:-1]) == []
+    # No action, actor or target holds a control character (nor can a query hold NUL).
+    for field in ("action", "actor", "target"):
+        assert events(api, **{field: action + "\x00"}) == []
 
 
 def test_lists_are_newest_first_and_paginated_with_link_next(make_org: Any, make_app: Any) -> None:

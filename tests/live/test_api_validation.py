@@ -174,6 +174,8 @@ CASES: list[tuple[str, str, dict[str, Any], str]] = [
     ("POST", "/api/users", {**USER, "name": ""}, "name"),
     ("POST", "/api/users", {**USER, "name": LONG}, "name"),
     ("POST", "/api/users", {**USER, "name": NUL}, "name"),
+    ("POST", "/api/users", {**USER, "email": "nul\x00@example.com"}, "email"),
+    ("POST", "/api/users", {**USER, "email": "bell\x07@example.com"}, "email"),
     ("POST", "/api/users", {**USER, "role": "owner"}, "role"),
     ("POST", "/api/users", {**USER, "org_id": "1"}, "org_id"),
     ("POST", "/api/users", {**USER, "org_id": 999_999}, "org_id"),
@@ -246,6 +248,7 @@ CASES: list[tuple[str, str, dict[str, Any], str]] = [
     ("POST", "/api/resource-servers", {**RS, "audience": ""}, "audience"),
     ("POST", "/api/resource-servers", {**RS, "audience": "https://a b.example.com"}, "audience"),
     ("POST", "/api/resource-servers", {**RS, "audience": RS_AUDIENCE}, "audience"),
+    ("POST", "/api/resource-servers", {**RS, "audience": "https://a\x00.example.com"}, "audience"),
     ("POST", "/api/resource-servers", {**RS, "scopes": ["people:read"]}, "scopes"),
 ]
 

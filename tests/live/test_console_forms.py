@@ -264,6 +264,29 @@ def test_a_name_with_a_control_character_is_refused_next_to_its_field(
     assert [u["email"] for u in someone.api.ok("GET", "/api/users")] == [someone.email]
 
 
+def test_emails_and_filters_with_a_control_character_are_no_ones(
+    server: LiveServer, person: Callable[..., Person]
+) -> None:
+    """Typed where anyone may type: refused next to the field, or simply matching no one;
+    never sent to a database that cannot compare text with NUL."""
+    someone = person()
+    console = someone.console(server)
+    r = console.post(
+        "/settings/members",
+        {"email": "nul\x00@example.com", "name": "Nul", "role": "member"},
+        form_page="/settings/members/new",
+    )
+    assert r.status_code == 422
+    assert "control characters" in text_of(r.text, "email-error")
+
+    r = console.get("/settings/api-access/audit", params={"actor": someone.email + "\x00"})
+    assert r.status_code == 200 and someone.email not in text_of(r.text, "main")
+
+    r = Console(server.url).login(someone.email.replace("@", "\x00@"), ADMIN_PASSWORD)
+    assert r.status_code == 422
+    assert "Wrong email or password." in text_of(r.text, "main")
+
+
 # -- the login lock -------------------------------------------------------------------------
 
 

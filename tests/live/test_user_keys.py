@@ -169,6 +169,7 @@ MORE_BAD_ROWS: list[tuple[dict[str, str], str]] = [
     ({"token": "pat-\t" + "a" * 30}, "token"),
     ({"token": "t" * 513}, "token"),
     ({"email": "a b@example.com"}, "email"),
+    ({"email": "nul\x00@example.com"}, "email"),
     ({"name": "   "}, "name"),
     ({"name": "n" * 101}, "name"),
     ({"name": "nul\x00name"}, "name"),  # PostgreSQL cannot store it
