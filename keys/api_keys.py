@@ -23,11 +23,10 @@ from keys.delegation import Delegation
 from keys.errors import Conflict, ValidationFailed
 from keys.models import ApiKey
 from keys.pagination import page
-from keys.validation import of_org, scopes_from_catalog, team_of_org
+from keys.validation import checked_name, of_org, scopes_from_catalog, team_of_org
 
 Status = Literal["active", "revoked", "expired"]
 STATUSES = ("active", "revoked", "expired", "all")
-MAX_NAME_LENGTH = 100
 TEMPORARY_NAME = "Docs playground (temp)"
 TEMPORARY_TTL_SECONDS = 3600
 #: Expired temporary keys are removed this long after their expiry, when the next is made.
@@ -55,13 +54,6 @@ def label(key: ApiKey) -> str:
 
 def _target(key: ApiKey) -> Target:
     return Target(type="api_key", id=key.id, name=key.name, prefix=key.prefix)
-
-
-def _name(name: str) -> str:
-    name = name.strip()
-    if not 1 <= len(name) <= MAX_NAME_LENGTH:
-        raise ValidationFailed.one("name", f"must be 1 to {MAX_NAME_LENGTH} characters")
-    return name
 
 
 def _future(expires_at: int | None) -> int | None:
@@ -96,7 +88,7 @@ def create(
     key = ApiKey(
         org_id=org_id,
         team_id=team_id,
-        name=_name(name),
+        name=checked_name(name),
         scopes=scopes_from_catalog(scopes, core.scope_catalog),
         expires_at=_future(expires_at),
         temporary=temporary,
@@ -104,7 +96,7 @@ def create(
     )
     team_of_org(session, org_id, team_id)
     if within is not None:
-        within.check_grant(key.scope_list, team_id)
+        within.check_grant(key.scope_list, team_id, key.expires_at)
     plaintext = _new_secret(key, core)
     session.add(key)
     session.flush()
@@ -136,13 +128,16 @@ def create_temporary(
     within: Delegation | None = None,
 ) -> KeyWithSecret:
     """A one-hour key for trying the API from the docs. Without ``scopes``: every read scope
-    of the catalog (that the acting key holds, if a key is acting)."""
+    of the catalog (that the acting key holds, if a key is acting). An acting key that
+    expires within the hour makes one that expires with it."""
+    expires_at = now_ms() + TEMPORARY_TTL_SECONDS * 1000
     if scopes is None:
         scopes = sorted(s for s in core.scope_catalog if s.endswith(":read"))
         if within is not None:
             scopes = [s for s in scopes if within.holds(s)]
-    if within is not None and team_id is None:
-        team_id = within.team_id
+    if within is not None:
+        team_id = within.team_id if team_id is None else team_id
+        expires_at = within.cap_expiry(expires_at)
     _purge_expired_temporary(session, org_id)
     return create(
         session,
@@ -153,7 +148,7 @@ def create_temporary(
         name=TEMPORARY_NAME,
         scopes=scopes,
         team_id=team_id,
-        expires_at=now_ms() + TEMPORARY_TTL_SECONDS * 1000,
+        expires_at=expires_at,
         temporary=True,
         within=within,
     )
@@ -211,7 +206,7 @@ def update(
     ``expires_at`` (None: never expires). The next verification sees them."""
     before = {k: getattr(key, k) for k in changes}
     if "name" in changes:
-        key.name = _name(changes["name"])
+        key.name = checked_name(changes["name"])
     if "scopes" in changes:
         key.scopes = scopes_from_catalog(changes["scopes"], core.scope_catalog)
     if "team_id" in changes:

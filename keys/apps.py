@@ -21,7 +21,7 @@ from keys.errors import Conflict, ValidationFailed
 from keys.keyring import JWT_SIGNING_ALGS
 from keys.models import OAuthApp
 from keys.pagination import page
-from keys.validation import of_org, scopes_from_catalog, team_of_org
+from keys.validation import checked_name, of_org, scopes_from_catalog, team_of_org
 
 MIN_TTL_SECONDS = 60
 MAX_TTL_SECONDS = 24 * 3600
@@ -67,6 +67,7 @@ def create(
     token_format: str = "opaque",  # noqa: S107 - a format name, not a secret
     jwt_signing_alg: str = "RS256",
 ) -> AppWithSecret:
+    name = checked_name(name)
     scope_string = scopes_from_catalog(scopes, core.scope_catalog)
     team_of_org(session, org_id, team_id)
     _check_ttl(token_ttl_seconds)
@@ -131,6 +132,8 @@ def update(
 ) -> OAuthApp:
     """Apply the fields present in ``changes``; new tokens follow, issued ones keep theirs."""
     before = {k: getattr(app, k) for k in changes}
+    if "name" in changes:
+        app.name = checked_name(changes["name"])
     if "scopes" in changes:
         app.scopes = scopes_from_catalog(changes["scopes"], core.scope_catalog)
     if "team_id" in changes:
@@ -141,7 +144,7 @@ def update(
         app.token_ttl_seconds = changes["token_ttl_seconds"]
     if "jwt_signing_alg" in changes:
         _check_signing_alg(changes["jwt_signing_alg"])
-    for simple in ("name", "token_format", "jwt_signing_alg"):
+    for simple in ("token_format", "jwt_signing_alg"):
         if simple in changes:
             setattr(app, simple, changes[simple])
     record_changes(
@@ -179,9 +182,12 @@ def rotate_secret(
 
 
 def revoke(session: DbSession, app: OAuthApp, actor: Actor) -> OAuthApp:
-    """Stop the app: its secret and every token it holds stop working at once."""
+    """Stop the app: its secret (and a rotation's previous one) and every token it holds
+    stop working at once."""
     if app.revoked_at is None:
         app.revoked_at = now_ms()
+        # A reactivation must not revive a rotation's old secret.
+        client_secrets.keep_previous(app, 0)
         record(session, org_id=app.org_id, verb="revoked", actor=actor, target=_target(app))
     else:
         state_cache.announce(session)  # revoked by a request whose bump may not have landed

@@ -14,6 +14,7 @@ from sqlalchemy import or_, select
 from keys.base import DbSession
 from keys.models import AuditEvent
 from keys.pagination import page
+from keys.validation import control_problem
 
 TARGET_TYPES = ("api_key", "app", "user_key", "team", "org", "user", "resource_server", "session")
 VERBS = (
@@ -32,10 +33,11 @@ VERBS = (
 @dataclass(frozen=True, slots=True)
 class Actor:
     """Who is acting: a user (label = email), an API key (label = its display prefix), or
-    the system itself (bootstrap, CLI)."""
+    the system itself (bootstrap, CLI). ``id`` is the user's or key's record id: stored as
+    text, shown as the number it is."""
 
     type: str
-    id: str | None
+    id: int | None
     label: str | None
     ip: str | None = None
     user_agent: str | None = None
@@ -47,8 +49,10 @@ class Actor:
 
 @dataclass(frozen=True, slots=True)
 class Target:
+    """What changed; ``id`` is its record id (None: a failed sign-in, which has no row)."""
+
     type: str
-    id: str | int | None
+    id: int | None
     name: str | None = None
     prefix: str | None = None
 
@@ -68,7 +72,7 @@ def record(
         org_id=org_id,
         action=f"{target.type}.{verb}",
         actor_type=actor.type,
-        actor_id=actor.id,
+        actor_id=None if actor.id is None else str(actor.id),
         actor_label=actor.label,
         target_type=target.type,
         target_id=None if target.id is None else str(target.id),
@@ -132,7 +136,13 @@ def events_page(
     with_deployment_events: bool = False,
 ) -> tuple[list[AuditEvent], int | None]:
     """One page of an org's events, newest first. ``with_deployment_events`` adds the events
-    of no org (e.g. ``resource_server.created``), which platform admins see."""
+    of no org (e.g. ``resource_server.created``), which platform admins see.
+
+    A text filter holding a control character matches nothing (no name, email, prefix or
+    action may hold one), and is not sent to the database, which may refuse it (PostgreSQL
+    cannot compare text with NUL)."""
+    if any(control_problem(text) for text in (where.action, where.actor, where.target) if text):
+        return [], None
     visible = AuditEvent.org_id == org_id
     if with_deployment_events:
         visible = or_(visible, AuditEvent.org_id.is_(None))

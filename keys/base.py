@@ -7,6 +7,7 @@ stable across SQLite and PostgreSQL and batch mode can find constraints by name.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
 from sqlalchemy import MetaData
@@ -28,6 +29,11 @@ class Base(DeclarativeBase):
 def now_ms() -> int:
     """Milliseconds since the epoch: how every stored time and API time is expressed."""
     return time.time_ns() // 1_000_000
+
+
+def utc_text(ms: int) -> str:
+    """A stored time as messages show it: ``2026-05-01 12:00:00 UTC``."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def fresh_second_after(at_ms: int) -> int:

@@ -20,6 +20,7 @@ from keys.errors import Conflict, NotFound, ValidationFailed
 from keys.hashing import dummy_password_check, hash_password, verify_password
 from keys.models import ApiKey, ApiSession, AuditEvent, OAuthApp, Org, Team, User, UserKey
 from keys.pagination import page
+from keys.validation import checked_name, control_problem
 
 # -- orgs -----------------------------------------------------------------------------------
 
@@ -29,7 +30,7 @@ def _org_target(org: Org) -> Target:
 
 
 def create_org(session: DbSession, *, actor: Actor, name: str, api_access: bool) -> Org:
-    org = Org(name=name, api_access=api_access)
+    org = Org(name=checked_name(name), api_access=api_access)
     session.add(org)
     session.flush()
     record(
@@ -55,6 +56,8 @@ def update_org(session: DbSession, org: Org, actor: Actor, changes: dict[str, An
     check), and ends for good the access tokens issued until then: switching it back on
     lets the org's apps get new tokens, not revive old ones."""
     before = {k: getattr(org, k) for k in changes}
+    if "name" in changes:
+        changes = {**changes, "name": checked_name(changes["name"])}
     if changes.get("api_access") is False and org.api_access:
         org.tokens_valid_after = now_ms() // 1000 + 1
     elif changes.get("api_access") is True and not org.api_access:
@@ -77,6 +80,7 @@ def list_orgs(
 
 
 def create_team(session: DbSession, *, org_id: int, actor: Actor, name: str) -> Team:
+    name = checked_name(name)
     exists = session.scalar(
         select(Team.id).where(Team.org_id == org_id, func.lower(Team.name) == name.lower())
     )
@@ -154,6 +158,7 @@ def create_user(
     is_platform_admin: bool = False,
 ) -> User:
     email = email.strip().lower()
+    name = checked_name(name)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise ValidationFailed.one("email", f"{email} is already a member")
     user = User(
@@ -195,9 +200,19 @@ class NewSession:
     token: str
 
 
+def _account(session: DbSession, email: str) -> User | None:
+    """The member who signs in as ``email`` (typed by anyone, so anything), or None. No
+    stored email holds a control character, and PostgreSQL cannot compare text with NUL: such
+    an email is simply no one's, without a query."""
+    email = email.strip().lower()
+    if control_problem(email):
+        return None
+    return session.scalar(select(User).where(User.email == email))
+
+
 def authenticate_password(session: DbSession, email: str, password: str) -> User | None:
     """The user whose email and password these are, or None (same cost either way)."""
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    user = _account(session, email)
     if user is None or user.password_hash is None:
         dummy_password_check(password)
         return None
@@ -212,7 +227,7 @@ def failed_sign_ins(session: DbSession, email: str, since_ms: int) -> list[int]:
     several workers without Redis, and each would allow the full number of guesses.
     Unknown accounts have no org to record in and yield ``[]``.
     """
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    user = _account(session, email)
     if user is None:
         return []
     stmt = (
@@ -234,7 +249,7 @@ def record_failed_sign_in(session: DbSession, email: str, actor: Actor) -> None:
     Unknown emails are not recorded: they have no org, and recording them would let anyone
     grow the table at will. The attempted password is never part of the event.
     """
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    user = _account(session, email)
     if user is None:
         return
     record(

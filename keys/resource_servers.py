@@ -13,11 +13,13 @@ from keys.core import Core
 from keys.errors import NotFound, ValidationFailed
 from keys.models import ResourceServer
 from keys.pagination import page
+from keys.validation import checked_name
 
 
 def create(
     session: DbSession, core: Core, *, actor: Actor, name: str, audience: str
 ) -> tuple[ResourceServer, str]:
+    name = checked_name(name)
     if session.scalar(select(ResourceServer.id).where(ResourceServer.audience == audience)):
         raise ValidationFailed.one("audience", f"{audience!r} is already registered")
     public_id = fmt.new_public_id()

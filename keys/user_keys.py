@@ -24,13 +24,18 @@ from keys.core import Core
 from keys.errors import FieldError, NotFound, ValidationFailed
 from keys.models import Team, User, UserKey
 from keys.pagination import page
-from keys.validation import of_org, scopes_from_catalog
+from keys.validation import (
+    MAX_NAME_LENGTH,
+    email_problem,
+    name_problem,
+    of_org,
+    scopes_from_catalog,
+)
 
 COLUMNS = ("email", "name", "token", "created_at", "scopes")
 OPTIONAL_COLUMNS = ("team_id",)
 MIN_TOKEN_LENGTH = 20
 MAX_TOKEN_LENGTH = 512
-MAX_NAME_LENGTH = 100
 
 
 def _target(key: UserKey) -> Target:
@@ -176,12 +181,13 @@ def _check_row(
         errors.append(FieldError(f"line {line}: {column}", message))
 
     email = raw.get("email", "").strip().lower()
-    local, at, domain = email.rpartition("@")
-    if not (at and local and domain) or any(c.isspace() for c in email) or len(email) > 254:
-        fail("email", "must be an email address")
+    email_error = email_problem(email)
+    if email_error is not None:
+        fail("email", email_error)
     name = raw.get("name", "").strip()
-    if not 1 <= len(name) <= MAX_NAME_LENGTH:
-        fail("name", f"must be 1 to {MAX_NAME_LENGTH} characters")
+    name_error = name_problem(name)
+    if name_error is not None:
+        fail("name", name_error)
     token = raw.get("token", "")
     if not MIN_TOKEN_LENGTH <= len(token) <= MAX_TOKEN_LENGTH or not token.isprintable():
         fail("token", f"must be {MIN_TOKEN_LENGTH} to {MAX_TOKEN_LENGTH} printable characters")

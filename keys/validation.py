@@ -1,7 +1,9 @@
-"""Rules shared by the lifecycle services: scopes from the catalog, teams of the same org."""
+"""Rules shared by the lifecycle services: names and emails people type, scopes from the
+catalog, teams of the same org."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
@@ -12,6 +14,52 @@ from keys.errors import NotFound, ValidationFailed
 from keys.models import Team
 
 T = TypeVar("T")
+
+MAX_NAME_LENGTH = 100
+MAX_EMAIL_LENGTH = 254
+
+
+def control_problem(value: str) -> str | None:
+    """Why typed text holding a control character (Unicode category Cc: NUL, tab, newline,
+    ...) is refused, or None. Such text is one line in lists, messages and the audit log,
+    and PostgreSQL cannot store NUL in text (nor compare with it: a query with NUL fails)."""
+    control = next((c for c in value if unicodedata.category(c) == "Cc"), None)
+    if control is None:
+        return None
+    return (
+        f"must not contain control characters (it has U+{ord(control):04X}); "
+        "type it on one line, without tabs"
+    )
+
+
+def name_problem(value: str) -> str | None:
+    """What is wrong with a name someone typed (already trimmed), in words they can act on;
+    None when nothing is."""
+    if not 1 <= len(value) <= MAX_NAME_LENGTH:
+        return f"must be 1 to {MAX_NAME_LENGTH} characters"
+    return control_problem(value)
+
+
+def email_problem(value: str) -> str | None:
+    """What is wrong with an email someone typed (already trimmed), or None. Our rule is
+    something@somewhere without spaces or control characters, not RFC 5322: the address only
+    has to be one a member can type to sign in."""
+    local, at, domain = value.rpartition("@")
+    if not (at and local and domain) or any(c.isspace() for c in value):
+        return "must be an email address like ada@example.com"
+    if len(value) > MAX_EMAIL_LENGTH:
+        return f"must be at most {MAX_EMAIL_LENGTH} characters"
+    return control_problem(value)
+
+
+def checked_name(value: str, field: str = "name") -> str:
+    """A name as stored (keys, apps, teams, orgs, members, resource servers): trimmed, 1 to
+    100 characters, no control character; else a validation error naming ``field``."""
+    value = value.strip()
+    problem = name_problem(value)
+    if problem is not None:
+        raise ValidationFailed.one(field, problem)
+    return value
 
 
 def scopes_from_catalog(

@@ -95,7 +95,7 @@ def user_actor(user: User) -> Actor:
     """A signed-in member acting from this request's address and browser."""
     return Actor(
         type="user",
-        id=str(user.id),
+        id=user.id,
         label=user.email,
         ip=request.remote_addr,
         user_agent=request.user_agent.string or None,

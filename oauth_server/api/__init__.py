@@ -35,7 +35,9 @@ def http_error(error: HTTPException) -> Response:
         detail = f"{request.method} is not allowed on {request.path}; see /openapi.json."
     elif status == 413:
         detail = "The request body is too large."
-    return problem(status, detail)
+    # What the exception says in headers stays said: a 405's Allow (RFC 9110 §15.5.6).
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    return problem(status, detail, headers=headers)
 
 
 @bp.app_errorhandler(404)

@@ -67,14 +67,16 @@ class Principal:
         """The acting key's reach, or None for members (who reach their whole org)."""
         if self.key is None:
             return None
-        return Delegation(self.key.prefix, self.key.team_id, self.key.scope_set)
+        return Delegation(
+            self.key.prefix, self.key.team_id, self.key.scope_set, self.key.expires_at
+        )
 
     @property
     def actor(self) -> Actor:
         if self.key is not None:
             return Actor(
                 type="api_key",
-                id=str(self.key.id),
+                id=self.key.id,
                 label=self.key.prefix,
                 ip=request.remote_addr,
                 user_agent=request.user_agent.string or None,

@@ -172,7 +172,8 @@ def revoke_app(app_id: int) -> Response:
     response=AppOut,
 )
 def reactivate_app(app_id: int) -> Response:
-    """The app may get tokens again; tokens from before the revoke stay dead."""
+    """The app may get tokens again; tokens from before the revoke stay dead, and so does
+    the previous secret of a rotation (the revoke ended its overlap)."""
     app = apps.reactivate(db.session, _app(app_id), current().actor)
     db.session.commit()
     return respond(AppOut.of(app))

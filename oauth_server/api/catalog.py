@@ -8,7 +8,7 @@ from flask import Response
 from keys.audit import EventFilter, events_page
 from keys.models import AuditEvent
 from oauth_server.api import bp
-from oauth_server.api.access import current
+from oauth_server.api.access import current, require_api_access
 from oauth_server.api.paging import next_link
 from oauth_server.api.schemas import (
     AuditActor,
@@ -42,6 +42,13 @@ def list_scopes() -> Response:
     )
 
 
+def _record_id(stored: str | None) -> int | None:
+    """Audit ids are stored as text but are always record ids (:class:`keys.audit.Actor`,
+    :class:`keys.audit.Target`): shown as numbers, so they compare equal to the ``id`` of the
+    item they name."""
+    return None if stored is None else int(stored)
+
+
 def audit_event_out(event: AuditEvent) -> AuditEventOut:
     is_key = event.actor_type == "api_key"
     return AuditEventOut(
@@ -50,13 +57,13 @@ def audit_event_out(event: AuditEvent) -> AuditEventOut:
         action=event.action,
         actor=AuditActor(
             type=event.actor_type,
-            id=event.actor_id,
+            id=_record_id(event.actor_id),
             email=None if is_key else event.actor_label,
             prefix=event.actor_label if is_key else None,
         ),
         target=AuditTarget(
             type=event.target_type,
-            id=event.target_id,
+            id=_record_id(event.target_id),
             name=event.target_name,
             prefix=event.target_prefix,
         ),
@@ -80,7 +87,9 @@ def audit_event_out(event: AuditEvent) -> AuditEventOut:
 def list_audit_events(query: AuditQuery) -> Response:
     """Newest first. ``action`` matches exactly; ``target`` matches the start of the
     target's name, prefix or id. Platform admins also see the deployment's own events
-    (those of no org, e.g. ``resource_server.created``), which no org's log holds."""
+    (those of no org, e.g. ``resource_server.created``), which no org's log holds.
+    Plan-gated like the credentials it records (and the console's Audit log tab)."""
+    require_api_access()
     principal = current()
     items, cursor = events_page(
         db.session,

@@ -90,12 +90,17 @@ def list_keys(query: KeysQuery) -> Response:
 )
 def create_key(body: KeyCreate) -> Response:
     """Returns the key under ``key``, this once. An acting API key grants only scopes it
-    holds, for its own team (its team is the default when ``team_id`` is left out)."""
+    holds, for its own team (its team is the default when ``team_id`` is left out), and,
+    if it expires, until its own expiry at the latest (the default when ``expires_at`` is
+    left out; a later one, or ``null``, is 403)."""
     require_api_access()
     principal = current()
-    team_id = body.team_id
-    if principal.delegation is not None and "team_id" not in body.model_fields_set:
-        team_id = principal.delegation.team_id
+    team_id, expires_at = body.team_id, body.expires_at
+    within = principal.delegation
+    if within is not None and "team_id" not in body.model_fields_set:
+        team_id = within.team_id
+    if within is not None and "expires_at" not in body.model_fields_set:
+        expires_at = within.expires_at
     result = api_keys.create(
         db.session,
         services().core,
@@ -105,8 +110,8 @@ def create_key(body: KeyCreate) -> Response:
         name=body.name,
         scopes=body.scopes,
         team_id=team_id,
-        expires_at=body.expires_at,
-        within=principal.delegation,
+        expires_at=expires_at,
+        within=within,
     )
     db.session.commit()
     return respond(KeyWithSecretOut.of_new(result), 201)
@@ -125,8 +130,9 @@ def create_key(body: KeyCreate) -> Response:
     key_scopes=(KEYS_WRITE,),
 )
 def create_temporary_key(body: TemporaryKeyCreate) -> Response:
-    """A key named "Docs playground (temp)" that expires in one hour, for trying the API
-    (the docs' "Generate test token"). Default scopes: the catalog's read scopes."""
+    """A key named "Docs playground (temp)" that expires in one hour (or with the acting API
+    key, if that expires sooner), for trying the API (the docs' "Generate test token").
+    Default scopes: the catalog's read scopes."""
     require_api_access()
     principal = current()
     result = api_keys.create_temporary(

@@ -6,6 +6,7 @@ the source of the OpenAPI document's component schemas.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -13,19 +14,38 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from keys import api_keys, user_keys
 from keys.base import now_ms
 from keys.models import ApiKey, ApiSession, OAuthApp, Org, ResourceServer, Team, User, UserKey
-
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-
-
-def _email(value: str) -> str:
-    local, at, domain = value.rpartition("@")
-    if not at or not local or not domain or any(c.isspace() for c in value):
-        raise ValueError("must be an email address like ada@example.com")
-    return value.lower()
+from keys.validation import (
+    MAX_EMAIL_LENGTH,
+    MAX_NAME_LENGTH,
+    control_problem,
+    email_problem,
+    name_problem,
+)
 
 
+def _rule(problem_of: Callable[[str], str | None]) -> AfterValidator:
+    """One of :mod:`keys.validation`'s rules as a field validator: the services check names
+    again (:func:`keys.validation.checked_name`), but here a bad value is reported with the
+    body's other field errors, and never reaches a query."""
+
+    def check(value: str) -> str:
+        problem = problem_of(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
+
+
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_LENGTH),
+    _rule(name_problem),
+]
 Email = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_email)
+    str,
+    StringConstraints(strip_whitespace=True, to_lower=True, max_length=MAX_EMAIL_LENGTH),
+    _rule(email_problem),
 ]
 Ms = Annotated[int, Field(description="milliseconds since the epoch")]
 #: Record ids are 32-bit database integers: a larger number names nothing (and would make
@@ -395,6 +415,7 @@ class ResourceServerCreate(Request):
     audience: Annotated[
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=r"^\S+$"),
+        _rule(control_problem),
     ] = Field(description="the URI that names this API in tokens' `aud` (RFC 8707 resource)")
 
 
@@ -445,14 +466,19 @@ class AuditQuery(PageQuery):
 
 class AuditActor(BaseModel):
     type: str
-    id: str | None
+    id: int | None = Field(
+        description="the member's or API key's id; null: the system, or "
+        "an anonymous sign-in attempt"
+    )
     email: str | None = None
     prefix: str | None = None
 
 
 class AuditTarget(BaseModel):
     type: str
-    id: str | None
+    id: int | None = Field(
+        description="the id of the record, as its own endpoint shows it; null: a failed sign-in"
+    )
     name: str | None
     prefix: str | None
 

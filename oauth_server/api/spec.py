@@ -75,6 +75,13 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(f"The request body is not valid JSON: {exc}") from exc
+        except RecursionError as exc:
+            # The decoder recurses once per level of nesting: a small body of brackets
+            # reaches Python's recursion limit. No request of ours nests more than twice.
+            raise BadRequest(
+                "The request body's JSON is nested too deeply to read; send a JSON object "
+                "whose values are strings, numbers, booleans, null or lists of those."
+            ) from exc
     if not isinstance(data, dict):
         raise ValidationFailed.one("body", "must be a JSON object")
     try:

@@ -31,6 +31,7 @@ from wtforms.validators import (
 
 from keys.errors import ValidationFailed
 from keys.models import ROLES
+from keys.validation import email_problem
 from oauth_server.console.clock import end_of_day_ms, viewer_today
 
 ALL_TEAMS = ""
@@ -203,11 +204,9 @@ class MemberForm(FlaskForm):  # type: ignore[misc]
     )
 
     def validate_email(self, field: Field) -> None:
-        # The API's rule (something@somewhere, no spaces), not a full RFC 5322 parser: the
-        # address only has to be one a member can type to sign in.
-        local, at, domain = (field.data or "").strip().rpartition("@")
-        if not at or not local or not domain or any(c.isspace() for c in field.data.strip()):
-            raise ValidationError("Enter an email address like ada@example.com.")
+        problem = email_problem((field.data or "").strip())
+        if problem is not None:
+            raise ValidationError(problem)
 
     def validate_role(self, field: Field) -> None:
         if field.data not in ROLES:

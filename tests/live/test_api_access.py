@@ -3,6 +3,7 @@ signing out, and the sign-in lockout."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -212,9 +213,7 @@ def test_developer_manages_apps_and_reads_teams_and_audit(world: World) -> None:
     assert dev.ok("POST", f"/api/apps/{app['id']}/reactivate")["status"] == "active"
     assert app["id"] in [a["id"] for a in dev.ok("GET", "/api/apps")]
     assert world.team["id"] in [t["id"] for t in dev.ok("GET", "/api/teams")]
-    assert dev.ok("GET", "/api/audit-events?action=app.created")[0]["target"]["id"] == str(
-        app["id"]
-    )
+    assert dev.ok("GET", "/api/audit-events?action=app.created")[0]["target"]["id"] == app["id"]
     assert dev.ok("DELETE", f"/api/apps/{app['id']}") == {"ok": True}
 
 
@@ -271,8 +270,7 @@ def test_other_orgs_records_are_not_listed(world: World) -> None:
     assert [t["id"] for t in world.admin.ok("GET", "/api/teams")] == [world.team["id"]]
     events = world.admin.ok("GET", "/api/audit-events?limit=200")
     assert events and all(
-        e["target"]["id"] != str(world.theirs_app["id"]) or e["target"]["type"] != "app"
-        for e in events
+        e["target"]["id"] != world.theirs_app["id"] or e["target"]["type"] != "app" for e in events
     )
     assert_problem(world.admin.get(f"/api/users?org_id={world.org_id + 10_000}"), 403)
 
@@ -291,6 +289,26 @@ def test_unknown_ids_paths_and_methods_are_problems(world: World, method: str, p
     assert_problem(r, 405 if method == "PUT" else 404)
 
 
+def test_every_405_says_which_methods_the_path_allows(world: World) -> None:
+    """RFC 9110 §15.5.6: a 405 carries Allow. For every path of the OpenAPI document, each
+    method it does not declare answers 405 naming the declared ones (HEAD comes with GET,
+    OPTIONS with every path)."""
+    doc = requests.get(f"{world.url}/openapi.json", timeout=10).json()
+    wrong: dict[str, str | None] = {}
+    for template, operations in doc["paths"].items():
+        path = re.sub(r"\{\w+\}", "1", template)
+        declared = {m.upper() for m in operations}
+        expected = declared | {"OPTIONS"} | ({"HEAD"} if "GET" in declared else set())
+        for method in sorted({"GET", "POST", "PUT", "PATCH", "DELETE"} - declared):
+            r = world.admin.request(method, path)
+            assert_problem(r, 405)
+            allow = r.headers.get("Allow")
+            if allow is None or {m.strip() for m in allow.split(",")} != expected:
+                wrong[f"{method} {path}"] = allow
+    assert len(doc["paths"]) > 20
+    assert wrong == {}
+
+
 def test_org_without_api_access_gets_upgrade_required_on_apps(world: World) -> None:
     org = world.platform.ok(
         "POST", "/api/orgs", 201, json={"name": "Free plan", "api_access": False}
@@ -304,6 +322,29 @@ def test_org_without_api_access_gets_upgrade_required_on_apps(world: World) -> N
         assert_problem(admin.request(method, path, json=body), 403, "Upgrade required")
     world.platform.ok("PATCH", f"/api/orgs/{org['id']}", json={"api_access": True})
     assert admin.ok("GET", "/api/apps") == []
+
+
+@pytest.mark.parametrize("role", ["admin", "developer"])
+def test_plan_off_gates_the_audit_log_as_the_credentials_but_not_teams_or_members(
+    world: World, role: str
+) -> None:
+    """As in the console: the Audit log tab is behind the plan, Teams and Members are not."""
+    org = world.platform.ok("POST", "/api/orgs", 201, json={"name": f"Plan-{uuid.uuid4().hex[:8]}"})
+    admin = new_member(world.platform, world.url, org["id"], "admin")
+    caller = admin if role == "admin" else new_member(world.platform, world.url, org["id"], role)
+    admin.ok("POST", "/api/teams", 201, json={"name": "Kept"})
+    assert caller.ok("GET", "/api/audit-events")
+
+    world.platform.ok("PATCH", f"/api/orgs/{org['id']}", json={"api_access": False})
+    for path in ("/api/audit-events", "/api/audit-events?action=team.created", "/api/keys"):
+        assert_problem(caller.get(path), 403, "Upgrade required")
+    assert [t["name"] for t in caller.ok("GET", "/api/teams")] == ["Kept"]
+    assert len(admin.ok("GET", "/api/users")) == 1 + (role != "admin")
+
+    world.platform.ok("PATCH", f"/api/orgs/{org['id']}", json={"api_access": True})
+    assert [e["action"] for e in caller.ok("GET", "/api/audit-events?action=team.created")] == [
+        "team.created"
+    ]
 
 
 def test_sign_out_ends_the_session_token(world: World) -> None:
@@ -338,6 +379,9 @@ def test_wrong_password_or_unknown_email_is_401_alike(world: World) -> None:
     wrong = sign_in(email, "wrong password")
     unknown = sign_in(f"nobody-{uuid.uuid4().hex[:6]}@example.com", "wrong password")
     assert assert_problem(wrong, 401)["detail"] == assert_problem(unknown, 401)["detail"]
+    # An email no one can have (PostgreSQL cannot even compare with NUL) is no one's either.
+    nul = sign_in(email.replace("@", "\x00@"), ADMIN_PASSWORD)
+    assert assert_problem(nul, 401)["detail"] == assert_problem(wrong, 401)["detail"]
     assert "token" not in wrong.json()
     assert sign_in(email.upper(), ADMIN_PASSWORD).status_code == 201  # one failure locks nothing
 

@@ -180,7 +180,7 @@ def events(api: Api, **params: Any) -> list[Item]:
 def key_events(api: Api, key: Item, verb: str) -> list[Item]:
     """The ``api_key.<verb>`` events of this key."""
     found = events(api, action=f"api_key.{verb}", target=key["prefix"])
-    return [e for e in found if e["target"]["id"] == str(key["id"])]
+    return [e for e in found if e["target"]["id"] == key["id"]]
 
 
 def every_key_call(key_id: int) -> list[Call]:
@@ -865,7 +865,7 @@ def test_lifecycle_is_audited_without_any_secret(orgs: Orgs, api: Api) -> None:
 
     target = {
         "type": "api_key",
-        "id": str(created["id"]),
+        "id": created["id"],
         "name": created["name"],
         "prefix": created["prefix"],
     }
@@ -875,9 +875,12 @@ def test_lifecycle_is_audited_without_any_secret(orgs: Orgs, api: Api) -> None:
         actor = event["actor"]
         assert (actor["type"], actor["id"], actor["email"]) == (
             "user",
-            str(orgs.me["id"]),
+            orgs.me["id"],
             orgs.me["email"],
         )
+    # Ids are the numbers the key and the member have elsewhere, and filter as such.
+    by_ids = events(api, target=created["id"], actor=orgs.me["id"])
+    assert [e for e in by_ids if e["target"] == target] == mine
     for verb in LIFECYCLE:
         assert [e["target"] for e in key_events(api, created, verb)] == [target]
 

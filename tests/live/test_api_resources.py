@@ -123,7 +123,7 @@ def test_app_lifecycle_status_codes_fields_and_audit(make_org: Any, make_team: A
     assert [a["id"] for a in api.ok("GET", "/api/apps")] == [other["id"]]
 
     log = events(api)
-    mine = [e for e in log if e["target"]["type"] == "app" and e["target"]["id"] == str(app_id)]
+    mine = [e for e in log if e["target"]["type"] == "app" and e["target"]["id"] == app_id]
     assert [e["action"] for e in mine] == [
         "app.deleted",
         "app.reactivated",
@@ -154,7 +154,7 @@ def test_app_lifecycle_status_codes_fields_and_audit(make_org: Any, make_team: A
     assert {"team.created", "user.created", "session.created", "org.created"} <= {
         e["action"] for e in log
     }
-    assert next(e for e in log if e["action"] == "org.created")["target"]["id"] == str(org["id"])
+    assert next(e for e in log if e["action"] == "org.created")["target"]["id"] == org["id"]
 
     # No secret anywhere but in the create and rotate responses.
     for body in (
@@ -177,6 +177,9 @@ def test_audit_action_filter_matches_exactly(
     assert found and {e["action"] for e in found} == {action}
     assert events(api, action=action.split(".")[0]) == []
     assert events(api, action=action[:-1]) == []
+    # No action, actor or target holds a control character (nor can a query hold NUL).
+    for field in ("action", "actor", "target"):
+        assert events(api, **{field: action + "\x00"}) == []
 
 
 def test_lists_are_newest_first_and_paginated_with_link_next(make_org: Any, make_app: Any) -> None:
@@ -232,9 +235,11 @@ def test_orgs_create_and_plan_switch(admin: Api, make_org: Any) -> None:
     other, org_admin = make_org()
     switched = admin.ok("PATCH", f"/api/orgs/{other['id']}", json={"api_access": False})
     assert switched["api_access"] is False and switched["name"] == other["name"]
-    (event,) = events(org_admin, action="org.updated")
+    assert org_admin.get("/api/audit-events").status_code == 403  # the log is plan-gated too
+    admin.ok("PATCH", f"/api/orgs/{other['id']}", json={"api_access": True})
+    event, _ = reversed(events(org_admin, action="org.updated"))
     assert event["details"]["changes"]["api_access"] == {"from": True, "to": False}
-    assert event["actor"]["type"] == "user" and event["target"]["id"] == str(other["id"])
+    assert event["actor"]["type"] == "user" and event["target"]["id"] == other["id"]
 
 
 def test_users_created_with_and_without_password(
@@ -318,7 +323,7 @@ def test_resource_servers_secret_once_and_audited(admin: Api) -> None:
     (event,) = events(admin, action="resource_server.created", target=rs["client_id"])
     assert event["target"] == {
         "type": "resource_server",
-        "id": str(rs["id"]),
+        "id": rs["id"],
         "name": "People API",
         "prefix": rs["client_id"],
     }

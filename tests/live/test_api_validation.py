@@ -24,6 +24,7 @@ class Ctx:
     admin: Api
     other: Api
     app_id: int
+    key_id: int
     org_id: int
     other_org_id: int
     other_team_id: int
@@ -45,17 +46,20 @@ class Ctx:
         )
 
     def path(self, template: str) -> str:
-        return template.format(app=self.app_id, org=self.org_id)
+        return template.format(app=self.app_id, key=self.key_id, org=self.org_id)
 
 
 @pytest.fixture(scope="module")
 def ctx(server: LiveServer) -> Ctx:
-    """One set of records per backend: an app, a team, a resource server, and another org
-    with a team of its own."""
+    """One set of records per backend: an app, an API key, a team, a resource server, and
+    another org with a team of its own."""
     admin = Api.login(server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
     tag = uuid.uuid4().hex[:8]
     app = admin.ok(
         "POST", "/api/apps", 201, json={"name": f"Valid-{tag}", "scopes": ["people:read"]}
+    )
+    key = admin.ok(
+        "POST", "/api/keys", 201, json={"name": f"Valid-{tag}", "scopes": ["people:read"]}
     )
     team = admin.ok("POST", "/api/teams", 201, json={"name": f"Team-{tag}"})
     rs = admin.ok(
@@ -84,6 +88,7 @@ def ctx(server: LiveServer) -> Ctx:
         admin=admin,
         other=other,
         app_id=app["id"],
+        key_id=key["id"],
         org_id=org["id"],
         other_org_id=org["id"],
         other_team_id=other_team["id"],
@@ -103,6 +108,8 @@ WATCH: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/api/apps"): ("/api/apps",),
     ("PATCH", "/api/apps/{app}"): ("/api/apps/{app}",),
     ("POST", "/api/apps/{app}/rotate-secret"): ("/api/apps/{app}",),
+    ("POST", "/api/keys"): ("/api/keys",),
+    ("PATCH", "/api/keys/{key}"): ("/api/keys/{key}",),
     ("POST", "/api/resource-servers"): ("/api/resource-servers",),
 }
 
@@ -137,6 +144,9 @@ SESSION = {"email": ADMIN_EMAIL, "password": "not the password"}
 APP = {"name": "Bad app", "scopes": ["people:read"]}
 USER = {"email": "new-member@example.com", "name": "New", "role": "member"}
 RS = {"name": "Bad RS", "audience": "https://bad.example.com"}
+KEY = {"name": "Bad key", "scopes": ["people:read"]}
+# Names with control characters (PostgreSQL cannot store NUL in text at all).
+NUL, TAB, NEWLINE, DEL = "ctl\x00x", "ctl\tx", "two\nlines", "ctl\x7fx"
 
 # (method, path, body, the field the error must name)
 CASES: list[tuple[str, str, dict[str, Any], str]] = [
@@ -150,17 +160,22 @@ CASES: list[tuple[str, str, dict[str, Any], str]] = [
     ("POST", "/api/orgs", {"name": LONG}, "name"),
     ("POST", "/api/orgs", {"name": "Org", "api_access": "yes"}, "api_access"),
     ("POST", "/api/orgs", {"name": "Org", "plan": "pro"}, "plan"),
+    ("POST", "/api/orgs", {"name": NUL}, "name"),
     ("PATCH", "/api/orgs/{org}", {"name": ""}, "name"),
     ("PATCH", "/api/orgs/{org}", {"name": LONG}, "name"),
     ("PATCH", "/api/orgs/{org}", {"api_access": "yes"}, "api_access"),
     ("PATCH", "/api/orgs/{org}", {"api_access": None}, "api_access"),
     ("PATCH", "/api/orgs/{org}", {"plan": "pro"}, "plan"),
+    ("PATCH", "/api/orgs/{org}", {"name": NEWLINE}, "name"),
     ("POST", "/api/users", {"name": "New", "role": "member"}, "email"),
     ("POST", "/api/users", {**USER, "email": "not-an-email"}, "email"),
     ("POST", "/api/users", {**USER, "email": ADMIN_EMAIL}, "email"),
     ("POST", "/api/users", {**USER, "email": ADMIN_EMAIL.upper()}, "email"),
     ("POST", "/api/users", {**USER, "name": ""}, "name"),
     ("POST", "/api/users", {**USER, "name": LONG}, "name"),
+    ("POST", "/api/users", {**USER, "name": NUL}, "name"),
+    ("POST", "/api/users", {**USER, "email": "nul\x00@example.com"}, "email"),
+    ("POST", "/api/users", {**USER, "email": "bell\x07@example.com"}, "email"),
     ("POST", "/api/users", {**USER, "role": "owner"}, "role"),
     ("POST", "/api/users", {**USER, "org_id": "1"}, "org_id"),
     ("POST", "/api/users", {**USER, "org_id": 999_999}, "org_id"),
@@ -170,12 +185,15 @@ CASES: list[tuple[str, str, dict[str, Any], str]] = [
     ("POST", "/api/teams", {"name": ""}, "name"),
     ("POST", "/api/teams", {"name": LONG}, "name"),
     ("POST", "/api/teams", {"name": 3}, "name"),
+    ("POST", "/api/teams", {"name": NUL}, "name"),
+    ("POST", "/api/teams", {"name": TAB}, "name"),
     ("POST", "/api/teams", {"name": OWN_TEAM_NAME}, "name"),
     ("POST", "/api/teams", {"name": "T", "color": "red"}, "color"),
     ("POST", "/api/apps", {"scopes": ["people:read"]}, "name"),
     ("POST", "/api/apps", {"name": "No scopes"}, "scopes"),
     ("POST", "/api/apps", {**APP, "name": ""}, "name"),
     ("POST", "/api/apps", {**APP, "name": LONG}, "name"),
+    ("POST", "/api/apps", {**APP, "name": NUL}, "name"),
     ("POST", "/api/apps", {**APP, "scopes": "people:read"}, "scopes"),
     ("POST", "/api/apps", {**APP, "scopes": []}, "scopes"),
     ("POST", "/api/apps", {**APP, "scopes": ["people:read", "people:fly"]}, "scopes"),
@@ -192,6 +210,7 @@ CASES: list[tuple[str, str, dict[str, Any], str]] = [
     ("PATCH", "/api/apps/{app}", {"name": ""}, "name"),
     ("PATCH", "/api/apps/{app}", {"name": LONG}, "name"),
     ("PATCH", "/api/apps/{app}", {"name": None}, "name"),
+    ("PATCH", "/api/apps/{app}", {"name": DEL}, "name"),
     ("PATCH", "/api/apps/{app}", {"scopes": "people:read"}, "scopes"),
     ("PATCH", "/api/apps/{app}", {"scopes": ["people:fly"]}, "scopes"),
     ("PATCH", "/api/apps/{app}", {"scopes": []}, "scopes"),
@@ -221,9 +240,15 @@ CASES: list[tuple[str, str, dict[str, Any], str]] = [
     ("POST", "/api/resource-servers", {"audience": "https://x.example.com"}, "name"),
     ("POST", "/api/resource-servers", {**RS, "name": ""}, "name"),
     ("POST", "/api/resource-servers", {**RS, "name": LONG}, "name"),
+    ("POST", "/api/resource-servers", {**RS, "name": NUL}, "name"),
+    ("POST", "/api/keys", {**KEY, "name": NUL}, "name"),
+    ("POST", "/api/keys", {**KEY, "name": "next\u0085line"}, "name"),
+    ("PATCH", "/api/keys/{key}", {"name": NEWLINE}, "name"),
+    ("PATCH", "/api/keys/{key}", {"name": TAB}, "name"),
     ("POST", "/api/resource-servers", {**RS, "audience": ""}, "audience"),
     ("POST", "/api/resource-servers", {**RS, "audience": "https://a b.example.com"}, "audience"),
     ("POST", "/api/resource-servers", {**RS, "audience": RS_AUDIENCE}, "audience"),
+    ("POST", "/api/resource-servers", {**RS, "audience": "https://a\x00.example.com"}, "audience"),
     ("POST", "/api/resource-servers", {**RS, "scopes": ["people:read"]}, "scopes"),
 ]
 
@@ -252,13 +277,20 @@ BODY_ENDPOINTS = [
     ("POST", "/api/apps"),
     ("PATCH", "/api/apps/{app}"),
     ("POST", "/api/apps/{app}/rotate-secret"),
+    ("POST", "/api/keys"),
+    ("PATCH", "/api/keys/{key}"),
     ("POST", "/api/resource-servers"),
 ]
+
+# A few kilobytes of brackets: deeper than the JSON decoder can recurse.
+NESTED = '{"name": "deep", "scopes": ' + "[" * 5000 + "]" * 5000 + "}"
 
 
 @pytest.mark.parametrize(("method", "path"), BODY_ENDPOINTS)
 @pytest.mark.parametrize(
-    "raw", ['{"name": "unterminated', "name=form-encoded"], ids=["truncated", "form"]
+    "raw",
+    ['{"name": "unterminated', "name=form-encoded", NESTED],
+    ids=["truncated", "form", "nested"],
 )
 def test_malformed_json_is_a_400_problem_and_writes_nothing(
     ctx: Ctx, method: str, path: str, raw: str
@@ -290,3 +322,14 @@ def test_every_field_error_is_reported_at_once(ctx: Ctx) -> None:
     )
     body = assert_problem(r, 422)
     assert {e["field"] for e in body["errors"]} == {"name", "scopes", "token_format", "extra"}
+
+
+def test_a_control_character_in_a_name_is_named_and_other_characters_are_kept(ctx: Ctx) -> None:
+    r = ctx.admin.post("/api/teams", json={"name": "ctl\u0000x", "color": "red"})
+    problem = assert_problem(r, 422)
+    messages = {e["field"]: e["message"] for e in problem["errors"]}
+    assert set(messages) == {"name", "color"}  # reported with the body's other errors
+    assert "control character" in messages["name"] and "U+0000" in messages["name"]
+
+    name = f"Zoë \u2014 東京 ✓ {uuid.uuid4().hex[:6]}"
+    assert ctx.admin.ok("POST", "/api/teams", 201, json={"name": f"  {name}\t"})["name"] == name

@@ -232,6 +232,70 @@ def test_validation_messages_appear_next_to_their_fields(
     assert someone.api.ok("GET", "/api/keys?status=all") == []
 
 
+@pytest.mark.parametrize("name", ["ctl\x00x", "two\nlines", "tab\there"], ids=["nul", "lf", "tab"])
+def test_a_name_with_a_control_character_is_refused_next_to_its_field(
+    server: LiveServer, person: Callable[..., Person], name: str
+) -> None:
+    """The services' rule for names, shown where the console shows every field's message."""
+    someone = person()
+    console = someone.console(server)
+    forms: list[tuple[str, str, dict[str, str]]] = [
+        ("/settings/teams", "/settings/teams", {}),
+        (
+            "/settings/api-access/keys",
+            "/settings/api-access/keys/new",
+            {"team_id": "", "scopes": "people:read", "expiry": "never"},
+        ),
+        (
+            "/settings/api-access/apps",
+            "/settings/api-access/apps/new",
+            {
+                "team_id": "",
+                "scopes": "people:read",
+                "token_ttl_seconds": "900",
+                "token_format": "opaque",
+                "jwt_signing_alg": "RS256",
+            },
+        ),
+        (
+            "/settings/members",
+            "/settings/members/new",
+            {"email": f"{uuid.uuid4().hex[:8]}@example.com", "role": "member"},
+        ),
+    ]
+    for path, form_page, fields in forms:
+        r = console.post(path, {**fields, "name": name}, form_page=form_page)
+        assert r.status_code == 422, path
+        assert "control characters" in text_of(r.text, "name-error"), path
+    assert someone.api.ok("GET", "/api/teams") == []
+    assert someone.api.ok("GET", "/api/keys?status=all") == []
+    assert someone.api.ok("GET", "/api/apps") == []
+    assert [u["email"] for u in someone.api.ok("GET", "/api/users")] == [someone.email]
+
+
+def test_emails_and_filters_with_a_control_character_are_no_ones(
+    server: LiveServer, person: Callable[..., Person]
+) -> None:
+    """Typed where anyone may type: refused next to the field, or simply matching no one;
+    never sent to a database that cannot compare text with NUL."""
+    someone = person()
+    console = someone.console(server)
+    r = console.post(
+        "/settings/members",
+        {"email": "nul\x00@example.com", "name": "Nul", "role": "member"},
+        form_page="/settings/members/new",
+    )
+    assert r.status_code == 422
+    assert "control characters" in text_of(r.text, "email-error")
+
+    r = console.get("/settings/api-access/audit", params={"actor": someone.email + "\x00"})
+    assert r.status_code == 200 and someone.email not in text_of(r.text, "main")
+
+    r = Console(server.url).login(someone.email.replace("@", "\x00@"), ADMIN_PASSWORD)
+    assert r.status_code == 422
+    assert "Wrong email or password." in text_of(r.text, "main")
+
+
 # -- the login lock -------------------------------------------------------------------------
 
 

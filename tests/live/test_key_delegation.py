@@ -325,6 +325,56 @@ def test_a_chain_of_keys_never_grants_what_it_lacks(
     assert all_key_ids(admin) == before
 
 
+def test_a_key_made_by_an_expiring_key_never_outlives_it(
+    server: LiveServer,
+    org: tuple[dict[str, Any], Api],
+    as_key: Callable[[dict[str, Any]], Api],
+    resource_server: dict[str, Any],
+) -> None:
+    """A one-hour temporary key with keys:write: what it makes expires with it, or sooner."""
+    _, admin = org
+    parent = admin.ok(
+        "POST", "/api/keys/temporary", 201, json={"scopes": ["keys:write", "people:read"]}
+    )
+    ends = parent["expires_at"]
+    caller = as_key(parent)
+
+    child = caller.ok(
+        "POST", "/api/keys", 201, json={"name": "Inherits", "scopes": ["keys:write", "people:read"]}
+    )
+    assert child["expires_at"] == ends
+    assert introspect(server, resource_server, child["key"])["exp"] == ends // 1000
+    for expires_at in (ends, ends - 60_000):
+        made = caller.ok(
+            "POST",
+            "/api/keys",
+            201,
+            json={"name": "Sooner", "scopes": ["people:read"], "expires_at": expires_at},
+        )
+        assert made["expires_at"] == expires_at
+    assert caller.ok("POST", "/api/keys/temporary", 201, json={})["expires_at"] == ends
+
+    before = all_key_ids(admin)
+    for api in (caller, as_key(child)):  # and so on down a chain
+        for expires_at in (None, ends + 1, ends + 86_400_000):
+            body = {"name": "Outlives", "scopes": ["people:read"], "expires_at": expires_at}
+            detail = assert_problem(api.post("/api/keys", json=body), 403)["detail"]
+            assert f"expires at {ends} " in detail and "expires_at" in detail, detail
+    assert all_key_ids(admin) == before
+    assert admin.ok("GET", f"/api/keys/{child['id']}")["expires_at"] == ends
+
+
+def test_a_key_that_never_expires_may_make_keys_that_never_expire(
+    org: tuple[dict[str, Any], Api], make_key: Any, as_key: Callable[[dict[str, Any]], Api]
+) -> None:
+    caller = as_key(make_key(org[1], scopes=WRITE))
+    for body in ({}, {"expires_at": None}):
+        made = caller.ok(
+            "POST", "/api/keys", 201, json={"name": "Forever", "scopes": ["people:read"], **body}
+        )
+        assert made["expires_at"] is None
+
+
 # -- refusals name the key ---------------------------------------------------------------------
 
 
@@ -416,7 +466,7 @@ def test_audit_events_of_key_made_changes_name_the_key_as_actor(
     ]
     for event in events:
         named = {k: v for k, v in event["actor"].items() if v is not None}
-        assert named == {"type": "api_key", "id": str(actor["id"]), "prefix": actor["prefix"]}
+        assert named == {"type": "api_key", "id": actor["id"], "prefix": actor["prefix"]}
         assert event["target"]["prefix"] == child["prefix"]
         assert event["ip"] == "127.0.0.1"
     by_actor = admin.ok("GET", "/api/audit-events", params={"actor": actor["prefix"]})

@@ -399,6 +399,24 @@ def test_secret_rotation_overlap_and_immediate_cutover(
     assert issue(server, {"client_id": app["client_id"], "client_secret": third["client_secret"]})
 
 
+def test_reactivation_does_not_revive_a_rotated_out_secret(
+    server: LiveServer, admin: Api, make_app: Any
+) -> None:
+    """Revoking ends a rotation's overlap for good, as it does for API keys."""
+    app = make_app()
+    old = creds(app)
+    rotated = admin.ok(
+        "POST", f"/api/apps/{app['id']}/rotate-secret", json={"grace_period_seconds": 600}
+    )
+    assert issue(server, {"client_id": app["client_id"], "client_secret": old[1]})
+    admin.ok("POST", f"/api/apps/{app['id']}/revoke")
+    reactivated = admin.ok("POST", f"/api/apps/{app['id']}/reactivate")
+    assert (reactivated["status"], reactivated["previous_secret_expires_at"]) == ("active", None)
+    # A fresh connection each (requests.post), so both workers answer.
+    assert [token_request(server, auth=old).status_code for _ in range(4)] == [401] * 4
+    assert issue(server, {"client_id": app["client_id"], "client_secret": rotated["client_secret"]})
+
+
 def test_a_previous_secret_stops_at_the_end_of_its_overlap_in_warm_workers(
     server: LiveServer, admin: Api, make_app: Any
 ) -> None:

@@ -169,8 +169,11 @@ MORE_BAD_ROWS: list[tuple[dict[str, str], str]] = [
     ({"token": "pat-\t" + "a" * 30}, "token"),
     ({"token": "t" * 513}, "token"),
     ({"email": "a b@example.com"}, "email"),
+    ({"email": "nul\x00@example.com"}, "email"),
     ({"name": "   "}, "name"),
     ({"name": "n" * 101}, "name"),
+    ({"name": "nul\x00name"}, "name"),  # PostgreSQL cannot store it
+    ({"name": "tab\tname"}, "name"),
     ({"created_at": "2022-13-01T00:00:00Z"}, "created_at"),
     ({"scopes": ""}, "scopes"),
 ]
@@ -400,7 +403,7 @@ def test_user_key_audit_events_hold_no_token(make_org: Any, import_user_keys: An
     ]
     for event in events:
         assert event["target"]["type"] == "user_key"
-        assert event["target"]["id"] == str(key["id"])
+        assert event["target"]["id"] == key["id"]
         assert event["target"]["prefix"] == key["prefix"]
     assert events[0]["actor"]["type"] == "user" and events[0]["actor"]["email"]
     everything = api.get("/api/audit-events", params={"limit": 200}).text

@@ -78,7 +78,7 @@ def member(session: Session, org: Org) -> User:
 
 @pytest.fixture
 def actor(member: User) -> Actor:
-    return Actor(type="user", id=str(member.id), label=member.email)
+    return Actor(type="user", id=member.id, label=member.email)
 
 
 def new_api_key(session: Session, core: Core, org: Org, actor: Actor) -> tuple[ApiKey, str]:

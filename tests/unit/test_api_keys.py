@@ -153,6 +153,25 @@ def test_delegation_never_grants_what_the_acting_key_lacks(
     assert len(session.scalars(select(api_keys.ApiKey)).all()) == 1
 
 
+def test_an_expiring_acting_key_grants_no_later_expiry(
+    session: Session, core: Core, org: Org, actor: Actor
+) -> None:
+    ends = now_ms() + 600_000
+    within = Delegation("lk_parent", None, frozenset({"keys:write", "people:read"}), ends)
+    for expires_at in (ends, ends - 1):
+        assert _create(session, core, org, actor, expires_at=expires_at, within=within)
+    for expires_at in (None, ends + 1):
+        with pytest.raises(Forbidden, match=f"lk_parent… expires at {ends} "):
+            _create(session, core, org, actor, expires_at=expires_at, within=within)
+        session.rollback()
+    temporary = api_keys.create_temporary(
+        session, core, org_id=org.id, actor=actor, created_by=None, within=within
+    )
+    assert temporary.key.expires_at == ends  # its hour would outlast the acting key
+    forever = Delegation("lk_forever", None, within.scopes)
+    assert _create(session, core, org, actor, within=forever).key.expires_at is None
+
+
 def test_temporary_keys_last_an_hour_and_default_to_read_scopes(
     session: Session, core: Core, org: Org, actor: Actor
 ) -> None:
