@@ -14,6 +14,7 @@ introspection endpoint; any other combination is ``invalid_client`` (401).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,9 @@ from oauth_server.oauth import storage
 from oauth_server.services import services, state_view
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+#: Client IDs are ``<kind>_<public id>``: URL-safe characters (DESIGN.md, "Credential formats").
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 
 #: Team ids are database integers; a larger number cannot name a team (and would make the
 #: database driver raise instead of finding nothing).
@@ -162,6 +166,11 @@ class ResourceServerClient(_SecretClient):
 
 
 def query_client(client_id: str) -> _SecretClient | None:
+    """The live app or resource server with this client ID. An ID that is not URL-safe
+    characters is none of ours, and is never sent to the database (PostgreSQL refuses a
+    NUL in a query: a 500 instead of the client's 401)."""
+    if not _CLIENT_ID.fullmatch(client_id):
+        return None
     prefixes = services().core.prefixes
     kind = client_id.partition("_")[0]
     if kind == prefixes.app_client_id:

@@ -112,6 +112,9 @@ def test_every_failed_client_authentication_is_401_invalid_client(
         "another app's secret, basic": ((cid, other["client_secret"]), {}),
         "no credentials": (None, {}),
         "client id without secret, post": (None, {"client_id": cid}),
+        # Never sent to the database (PostgreSQL refuses a NUL: it would be a 500).
+        "client id with a NUL, post": (None, {"client_id": cid + "\x00", "client_secret": secret}),
+        "client id with a NUL, basic": ((cid[:5] + "\x00" + cid[5:], secret), {}),
         "empty secret, basic": ((cid, ""), {}),
         "resource server, basic": ((rs_cid, rs_secret), {}),
         "resource server, post": (None, {"client_id": rs_cid, "client_secret": rs_secret}),
