@@ -129,6 +129,38 @@ def test_usage_is_written_in_batches_with_the_latest_caller(
     assert row.last_used_at is not None
 
 
+def test_uses_counted_while_a_flush_runs_are_written_once(
+    engine: Engine, session: Session, core: Core, org: Org, actor: Actor
+) -> None:
+    """Uses are counted without a lock; a flush running meanwhile neither loses one nor
+    writes one twice."""
+    key, _ = new_api_key(session, core, org, actor)
+    counter = UsageCounter(_factory(engine), interval=3600)
+    done = threading.Event()
+
+    def flush_until_done() -> None:
+        while not done.is_set():
+            counter.flush()
+
+    flusher = threading.Thread(target=flush_until_done)
+    flusher.start()
+    hitters = [
+        threading.Thread(
+            target=lambda: [counter.hit("api_key", key.id, "10.0.0.1") for _ in range(2000)]
+        )
+        for _ in range(4)
+    ]
+    for t in hitters:
+        t.start()
+    for t in hitters:
+        t.join()
+    done.set()
+    flusher.join()
+    counter.close()
+    session.expire_all()
+    assert session.get(ApiKey, key.id).usage_count == 8000  # type: ignore[union-attr]
+
+
 def test_a_failed_write_keeps_the_counts_for_the_next_try(engine: Engine, core: Core) -> None:
     from sqlalchemy import create_engine
 
