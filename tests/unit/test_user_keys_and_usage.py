@@ -100,14 +100,10 @@ def _factory(engine: Engine) -> Any:
     return lambda: Session(engine)
 
 
-def test_usage_is_written_in_batches_with_the_latest_caller(
-    engine: Engine, session: Session, core: Core, org: Org, actor: Actor
-) -> None:
-    key, _ = new_api_key(session, core, org, actor)
-    counter = UsageCounter(_factory(engine), interval=3600)
+def hit_from_four_threads(counter: UsageCounter, key_id: int, each: int) -> None:
     threads = [
         threading.Thread(
-            target=lambda: [counter.hit("api_key", key.id, "10.0.0.1") for _ in range(250)]
+            target=lambda: [counter.hit("api_key", key_id, "10.0.0.1") for _ in range(each)]
         )
         for _ in range(4)
     ]
@@ -115,6 +111,14 @@ def test_usage_is_written_in_batches_with_the_latest_caller(
         t.start()
     for t in threads:
         t.join()
+
+
+def test_usage_is_written_in_batches_with_the_latest_caller(
+    engine: Engine, session: Session, core: Core, org: Org, actor: Actor
+) -> None:
+    key, _ = new_api_key(session, core, org, actor)
+    counter = UsageCounter(_factory(engine), interval=3600)
+    hit_from_four_threads(counter, key.id, 250)
     counter.hit("api_key", key.id, "10.0.0.2")
     assert counter.pending("api_key", key.id) == 1001
     session.expire_all()
@@ -144,16 +148,7 @@ def test_uses_counted_while_a_flush_runs_are_written_once(
 
     flusher = threading.Thread(target=flush_until_done)
     flusher.start()
-    hitters = [
-        threading.Thread(
-            target=lambda: [counter.hit("api_key", key.id, "10.0.0.1") for _ in range(2000)]
-        )
-        for _ in range(4)
-    ]
-    for t in hitters:
-        t.start()
-    for t in hitters:
-        t.join()
+    hit_from_four_threads(counter, key.id, 2000)
     done.set()
     flusher.join()
     counter.close()
