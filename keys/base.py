@@ -6,6 +6,7 @@ stable across SQLite and PostgreSQL and batch mode can find constraints by name.
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
@@ -24,6 +25,23 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+_pid = os.getpid()
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
+def process_id() -> int:
+    """This process's id, kept current across forks without a system call: the hot path
+    asks on every request whether it runs in the process that started its helpers."""
+    return _pid
 
 
 def now_ms() -> int:

@@ -38,6 +38,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
+from keys.base import process_id
+
 log = logging.getLogger("latchkey")
 
 STAMP_SIZE = 8
@@ -217,10 +219,10 @@ class RedisStamp:
         """This thread's connection and its packed GET (a forked child makes its own: sockets
         are not shared)."""
         own: tuple[int, Any, Any] | None = getattr(self._local, "own", None)
-        if own is None or own[0] != os.getpid():
+        if own is None or own[0] != process_id():
             connection = self._redis.connection_pool.make_connection()
             own = self._local.own = (
-                os.getpid(),
+                process_id(),
                 connection,
                 connection.pack_command("GET", self._key),  # type: ignore[no-untyped-call]
             )
@@ -229,10 +231,10 @@ class RedisStamp:
     def listener(self) -> _Listener:
         """This process's subscription (started on first use: a forked child starts its own)."""
         listener = self._listener
-        if listener is None or listener.pid != os.getpid():
+        if listener is None or listener.pid != process_id():
             with self._lock:
                 listener = self._listener
-                if listener is None or listener.pid != os.getpid():
+                if listener is None or listener.pid != process_id():
                     listener = self._listener = _Listener(self)
         return listener
 
@@ -274,7 +276,7 @@ class RedisStamp:
             except RedisError as exc:
                 raise StampNotWritten(str(exc)) from exc
         listener = self._listener
-        if listener is not None and listener.pid == os.getpid():
+        if listener is not None and listener.pid == process_id():
             listener.advance()  # this process sees its own change at once
             holders.pop(listener.id, None)
         self._await(value, holders)
@@ -355,7 +357,7 @@ class _Listener:
     """One process's subscription to a :class:`RedisStamp`'s changes, and its lease."""
 
     def __init__(self, stamp: RedisStamp) -> None:
-        self.pid = os.getpid()
+        self.pid = process_id()
         self.id = secrets.token_hex(8)
         self._stamp = stamp
         self._changes = itertools.count(1)
@@ -439,7 +441,7 @@ class _Listener:
             pubsub.close()
 
     def close(self) -> None:
-        if os.getpid() != self.pid:
+        if process_id() != self.pid:
             return  # a forked child's exit: the lease is its parent's
         self._stopped.set()
         self._trusted_until = 0.0

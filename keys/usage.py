@@ -13,7 +13,6 @@ from __future__ import annotations
 import atexit
 import logging
 import multiprocessing.util
-import os
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -24,24 +23,13 @@ from sqlalchemy import Table, bindparam, case, or_, update
 from sqlalchemy.orm import Session
 
 from keys import state_cache
-from keys.base import now_ms
+from keys.base import now_ms, process_id
 from keys.models import ApiKey, UserKey
 from keys.verification import KeyKind
 
 log = logging.getLogger("latchkey.usage")
 
 _TABLES: dict[KeyKind, Any] = {"api_key": ApiKey, "user_key": UserKey}
-
-#: This process's id, kept current across forks without a system call per use.
-_pid = os.getpid()
-
-
-def _forked() -> None:
-    global _pid
-    _pid = os.getpid()
-
-
-os.register_at_fork(after_in_child=_forked)
 
 
 @dataclass
@@ -92,9 +80,9 @@ class UsageCounter:
     def hit(self, kind: KeyKind, key_id: int, ip: str | None) -> None:
         """Count one use now. Starts this process's flusher on first use (after a fork the
         parent's thread does not exist in the child)."""
-        if self._pid != _pid:
+        if self._pid != process_id():
             with self._lock:
-                if self._pid != _pid:
+                if self._pid != process_id():
                     self._start()
         self._uses.append((kind, key_id, now_ms(), ip))
 
@@ -165,7 +153,7 @@ class UsageCounter:
         self._pending, self._uses = {}, deque()
         self._stop = threading.Event()
         threading.Thread(target=self._run, name="latchkey-usage", daemon=True).start()
-        self._pid = _pid
+        self._pid = process_id()
 
     def _run(self) -> None:
         stop = self._stop
