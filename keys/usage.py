@@ -14,7 +14,6 @@ import atexit
 import logging
 import multiprocessing.util
 import threading
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -55,19 +54,12 @@ def _statement(model: Any) -> Any:
 
 
 class UsageCounter:
-    """Per-process tallies of key uses, flushed every ``interval`` seconds.
-
-    A use is one append to a deque, without a lock: with a lock, the threads of a busy
-    worker queued on it, and counting cost a tenth of an introspection (the benchmark's
-    profile). The flusher adds the uses up under the lock, which only it and readers take.
-    """
+    """Per-process tallies of key uses, flushed every ``interval`` seconds."""
 
     def __init__(self, session_factory: Callable[[], Session], interval: float = 2.0) -> None:
         self._session_factory = session_factory
         self._interval = interval
         self._lock = threading.Lock()
-        #: Uses not yet added up: (kind, key id, at, ip), appended by any thread.
-        self._uses: deque[tuple[KeyKind, int, int, str | None]] = deque()
         self._pending: dict[tuple[KeyKind, int], _Tally] = {}
         self._pid: int | None = None
         self._stop = threading.Event()
@@ -80,37 +72,26 @@ class UsageCounter:
     def hit(self, kind: KeyKind, key_id: int, ip: str | None) -> None:
         """Count one use now. Starts this process's flusher on first use (after a fork the
         parent's thread does not exist in the child)."""
-        if self._pid != process_id():
-            with self._lock:
-                if self._pid != process_id():
-                    self._start()
-        self._uses.append((kind, key_id, now_ms(), ip))
+        at = now_ms()
+        with self._lock:
+            if self._pid != process_id():
+                self._start()
+            tally = self._pending.get((kind, key_id))
+            if tally is None:
+                self._pending[(kind, key_id)] = _Tally(1, at, ip)
+            else:
+                tally.count += 1
+                tally.last_at, tally.last_ip = at, ip
 
     def pending(self, kind: KeyKind, key_id: int) -> int:
         """Uses counted here and not yet written."""
         with self._lock:
-            self._add_up()
             tally = self._pending.get((kind, key_id))
             return tally.count if tally else 0
-
-    def _add_up(self) -> None:
-        """Move the appended uses into the tallies (the caller holds the lock). Uses appended
-        meanwhile stay in the deque for the next time: none is lost or counted twice."""
-        uses, pending = self._uses, self._pending
-        while uses:
-            kind, key_id, at, ip = uses.popleft()
-            tally = pending.get((kind, key_id))
-            if tally is None:
-                pending[(kind, key_id)] = _Tally(1, at, ip)
-            else:
-                tally.count += 1
-                if at >= tally.last_at:
-                    tally.last_at, tally.last_ip = at, ip
 
     def flush(self) -> int:
         """Write the tallies; returns how many keys' rows were updated."""
         with self._lock:
-            self._add_up()
             batch, self._pending = self._pending, {}
         if not batch:
             return 0
@@ -148,12 +129,10 @@ class UsageCounter:
                         tally.last_at, tally.last_ip = old.last_at, old.last_ip
 
     def _start(self) -> None:
-        # A forked child must not write its parent's tallies twice. The pid is set last: a
-        # thread that sees it set appends to the new deque, never to the old one.
-        self._pending, self._uses = {}, deque()
+        self._pid = process_id()
+        self._pending = {}  # a forked child must not write its parent's tallies twice
         self._stop = threading.Event()
         threading.Thread(target=self._run, name="latchkey-usage", daemon=True).start()
-        self._pid = process_id()
 
     def _run(self) -> None:
         stop = self._stop
