@@ -236,6 +236,10 @@ def rotate(
         )
     if key.revoked_at is not None:
         raise Conflict(f"{label(key)} is revoked; reactivate it before rotating.")
+    if status_of(key) == "expired":
+        # A new secret for an expired key would not work either: the admin would hand out a
+        # secret that fails at once.
+        raise Conflict(f"{label(key)} expired; give it a later expires_at (PATCH) before rotating.")
     client_secrets.keep_previous(key, grace_period_seconds)
     plaintext = _new_secret(key, core, key.public_id)
     record(

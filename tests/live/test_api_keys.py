@@ -742,6 +742,13 @@ def test_key_stops_working_when_it_expires(api: Api, gate: Gate) -> None:
     assert ids(api, team_id=team_id, status="expired") == [created["id"]]
     assert ids(api, team_id=team_id) == []
 
+    # A new secret for an expired key would fail at once: the admin is told what to do.
+    problem = assert_problem(
+        api.post(f"/api/keys/{created['id']}/rotate", json={"grace_period_seconds": 0}), 409
+    )
+    assert "expires_at" in problem["detail"]
+    assert api.ok("GET", f"/api/keys/{created['id']}")["hint"] == created["hint"]
+
 
 # -- temporary keys ---------------------------------------------------------------------------
 
