@@ -132,7 +132,7 @@ class KeyForm(TeamScopeMixin, FlaskForm):  # type: ignore[misc]
             raise ValidationError("Choose at least one permission.")
 
     def validate_expires_on(self, field: Field) -> None:
-        if self.expiry.data == "date" and field.data < viewer_today():
+        if self.expiry.data == "date" and field.data is not None and field.data < viewer_today():
             raise ValidationError("Choose today or a later day.")
 
     def validate(self, extra_validators: Any = None) -> bool:

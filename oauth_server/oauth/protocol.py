@@ -154,10 +154,12 @@ class AppClient(_SecretClient):
         return grant_type == "client_credentials"
 
     def get_allowed_scope(self, scope: str | None) -> str:
-        """RFC 6749 §3.3: no scope asked means all of the app's scopes."""
-        if not scope:
+        """RFC 6749 §3.3: no scope asked (absent, empty or only spaces) means all of the app's
+        scopes; a token with none would be refused everywhere."""
+        requested = scope_to_list(scope) if scope else None
+        if not requested:
             return self.record.scopes
-        return " ".join(dict.fromkeys(scope_to_list(scope)))
+        return " ".join(dict.fromkeys(requested))
 
 
 class ResourceServerClient(_SecretClient):
@@ -350,10 +352,20 @@ class _TokenParameter:
 
 class LatchkeyIntrospectionEndpoint(_TokenParameter, IntrospectionEndpoint):
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
-        """RFC 7662 §2.1: an access token, API key or user key (the hint is not needed);
-        anything not live is simply not found."""
-        found = find_credential(token_string)
-        return IntrospectedKey(found) if isinstance(found, VerifiedKey) else found
+        """RFC 7662 §2.1: an access token, API key or user key, told apart by form (the hint
+        is not needed); anything not live is simply not found. A JWT-shaped string that is
+        none of our tokens may still be a legacy user key."""
+        core = services().core
+        if services().tokens.looks_like_access_token(token_string):
+            token = find_access_token(token_string)
+            if token is not None or core.prefixes.is_ours(token_string):
+                return token
+        try:
+            return IntrospectedKey(
+                verification.verify(db.session, core, token_string, state_view())
+            )
+        except verification.KeyRejected:
+            return None
 
     def authenticate_token(self, request: Any, client: Any) -> Any:
         """RFC 7662 §2.1; a live key shown to a resource server counts as used (in memory,
@@ -419,37 +431,23 @@ def _key_introspection(key: VerifiedKey) -> dict[str, Any]:
 
 class LatchkeyRevocationEndpoint(_TokenParameter, RevocationEndpoint):
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
-        """RFC 7009 §2.1: only access tokens are revoked here. A live API key or user key is
-        refused with ``unsupported_token_type`` (RFC 7009 §2.2.1): a 200 would tell the app
-        it was revoked when it was not; admins revoke keys in the console or the management
-        API. Anything else is not found, which RFC 7009 §2.2 answers with 200."""
-        found = find_credential(token_string)
-        if isinstance(found, VerifiedKey):
-            kind = "an API key" if found.kind == "api_key" else "a user key"
+        """RFC 7009 §2.1: only access tokens are revoked here. An API key is refused with
+        ``unsupported_token_type`` (RFC 7009 §2.2.1): a 200 would tell the app it was revoked
+        when it was not; admins revoke keys in the console or the management API. The key is
+        told by its form alone, never looked up: any app may call this endpoint, and a lookup
+        would tell it whether another org's key is live. (A legacy user key has no form of its
+        own, so it is one of the strings that are not found, which RFC 7009 §2.2 answers with
+        200.)"""
+        if token_string.partition("_")[0] == services().core.prefixes.api_key:
             raise UnsupportedTokenTypeError(
-                f"{_quoted(found.prefix)} is {kind}, not an access token: an admin revokes it "
-                "in the console (Admin settings, API access) or through the management API."
+                "API keys are not revoked here: an admin revokes them in the console (Admin "
+                "settings, API access) or through the management API."
             )
-        return found
+        return find_access_token(token_string)
 
     def revoke_token(self, token: Any, request: Any) -> None:
         """RFC 7009 §2.2: remember the jti until the token would have expired anyway."""
         storage.revoke_jti(db.session, token.claims.jti, token.claims.exp)
-
-
-def find_credential(token_string: str) -> IntrospectedToken | VerifiedKey | None:
-    """The access token, API key or user key ``token_string`` is, told apart by form, or None
-    when it is none of them live. A JWT-shaped string that is none of our tokens may still be
-    a legacy user key."""
-    core = services().core
-    if services().tokens.looks_like_access_token(token_string):
-        token = find_access_token(token_string)
-        if token is not None or core.prefixes.is_ours(token_string):
-            return token
-    try:
-        return verification.verify(db.session, core, token_string, state_view())
-    except verification.KeyRejected:
-        return None
 
 
 def find_access_token(token_string: str) -> IntrospectedToken | None:
@@ -511,7 +509,8 @@ class LatchkeyAuthorizationServer(AuthorizationServer):
 
         RFC 6749 §5.2: every failed client authentication is the same 401 ``invalid_client``,
         whatever the reason, so it tells a guesser nothing."""
-        if request.headers.get("Authorization", "")[:6].lower() == "basic ":
+        authorization = request.headers.get("Authorization", "").split(None, 1)
+        if authorization and authorization[0].lower() == "basic":  # as Authlib reads it
             body_id = request.form.get("client_id")
             if request.form.get("client_secret") is not None:
                 raise InvalidRequestError(
@@ -522,6 +521,8 @@ class LatchkeyAuthorizationServer(AuthorizationServer):
                 raise InvalidRequestError(
                     "The body's 'client_id' is not the client ID in the Authorization header."
                 )
+            # A malformed Basic header fails as Basic; it never falls back to the body.
+            methods = [m for m in methods if m == "client_secret_basic"]
         try:
             return super().authenticate_client(request, methods, endpoint)
         except InvalidClientError:

@@ -229,6 +229,20 @@ def test_validation_messages_appear_next_to_their_fields(
     )
     assert r.status_code == 422
     assert text_of(r.text, "expires_on-error") == "Choose the last day the key works."
+    # A day that does not exist (a browser without a date picker sends what was typed).
+    r = console.post(
+        "/settings/api-access/keys",
+        {
+            "name": "Export",
+            "team_id": "",
+            "scopes": "people:read",
+            "expiry": "date",
+            "expires_on": "2026-02-30",
+        },
+        form_page="/settings/api-access/keys/new",
+    )
+    assert r.status_code == 422
+    assert text_of(r.text, "expires_on-error") != ""
     assert someone.api.ok("GET", "/api/keys?status=all") == []
 
 

@@ -5,6 +5,7 @@ client-authentication throttle."""
 
 from __future__ import annotations
 
+import base64
 import random
 import time
 from typing import Any
@@ -148,6 +149,27 @@ def test_two_authentication_methods_in_one_request_are_invalid_request(
     assert_error(r, 400, "invalid_request")
     # Basic with the same client_id in the body (requests-oauthlib's include_client_id) is one.
     assert token_request(server, {"client_id": cid}, creds(app)).status_code == 200
+    # However the Basic header is spelled (a tab, a space inside the base64, which Authlib
+    # still reads), a wrong guess there fails as Basic: the body is never tried instead.
+    pair = base64.b64encode(f"{victim['client_id']}:wrong".encode()).decode()
+    for header in (f"Basic\t{pair}", f"Basic {pair[:8]} {pair[8:]}", "Basic"):
+        r = requests.post(
+            f"{server.url}/oauth/token",
+            data={"grant_type": "client_credentials", "client_id": cid, "client_secret": secret},
+            headers={"Authorization": header},
+            timeout=10,
+        )
+        assert r.status_code in (400, 401), (header, r.text)
+
+
+def test_a_scope_of_only_spaces_is_every_scope_of_the_app(
+    server: LiveServer, make_app: Any, resource_server: dict[str, Any]
+) -> None:
+    """Never a token with no scope, which every resource server would refuse."""
+    app = make_app()
+    body = issue(server, app, scope="  ")
+    assert body["scope"] == ALL_SCOPES
+    assert introspect(server, resource_server, body["access_token"])["active"] is True
 
 
 def test_a_repeated_parameter_is_invalid_request(server: LiveServer, make_app: Any) -> None:
