@@ -141,7 +141,8 @@ class KeyForm(TeamScopeMixin, FlaskForm):  # type: ignore[misc]
         "never" (which on edit would silently remove the key's expiry)."""
         valid: bool = super().validate(extra_validators)
         if self.expiry.data == "date" and self.expires_on.data is None:
-            self.expires_on.errors = [*self.expires_on.errors, "Choose the last day the key works."]
+            if not self.expires_on.errors:  # else it says why the day typed is no day
+                self.expires_on.errors = ["Choose the last day the key works."]
             return False
         return valid
 
