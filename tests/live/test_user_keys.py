@@ -240,25 +240,34 @@ def test_header_missing_a_column_is_refused(make_org: Any, import_user_keys: Any
 # -- the API -----------------------------------------------------------------------------------
 
 
-def test_members_see_and_revoke_only_their_own_user_keys(
-    server: LiveServer, make_org: Any, import_user_keys: Any, resource_server: dict[str, Any]
-) -> None:
+def own_and_anothers(
+    server: LiveServer, make_org: Any, import_user_keys: Any, role: str
+) -> tuple[Api, Api, tuple[dict[str, str], Any], tuple[dict[str, str], Any]]:
+    """A new org's admin, a signed-in member of ``role``, and two imported user keys as the
+    admin lists them, each with its CSV row: the member's own, and another member's (whom
+    the import creates)."""
     org, admin = make_org()
-    email = new_email("member")
+    email = new_email(role)
     admin.ok(
         "POST",
         "/api/users",
         201,
-        json={"email": email, "name": "Mia", "role": "member", "password": ADMIN_PASSWORD},
+        json={"email": email, "name": role.title(), "role": role, "password": ADMIN_PASSWORD},
     )
     own_row, other_row = row(email=email), row()
     out = imported(import_user_keys, org["id"], [own_row, other_row])
     assert "1 new member(s)" in out
-    everything = {k["hint"]: k for k in user_keys(admin)}
-    own = everything[own_row["token"][-4:]]
-    other = everything[other_row["token"][-4:]]
+    listed = {k["hint"]: k for k in user_keys(admin)}
+    own, other = listed[own_row["token"][-4:]], listed[other_row["token"][-4:]]
+    return admin, Api.login(server.url, email, ADMIN_PASSWORD), (own_row, own), (other_row, other)
 
-    member = Api.login(server.url, email, ADMIN_PASSWORD)
+
+def test_members_see_and_revoke_only_their_own_user_keys(
+    server: LiveServer, make_org: Any, import_user_keys: Any, resource_server: dict[str, Any]
+) -> None:
+    admin, member, (own_row, own), (other_row, other) = own_and_anothers(
+        server, make_org, import_user_keys, "member"
+    )
     assert user_keys(member) == [own]
     assert_problem(member.delete(f"/api/user-keys/{other['id']}"), 404)
     assert_problem(member.post(f"/api/user-keys/{other['id']}/replace", json={}), 403)
@@ -281,21 +290,9 @@ def test_developers_see_and_replace_only_their_own_user_keys(
 ) -> None:
     """A user key is one member's personal token: a developer manages API keys and apps, not
     other members' tokens."""
-    org, admin = make_org()
-    email = new_email("developer")
-    admin.ok(
-        "POST",
-        "/api/users",
-        201,
-        json={"email": email, "name": "Dev", "role": "developer", "password": ADMIN_PASSWORD},
+    _, developer, (_, own), (other_row, other) = own_and_anothers(
+        server, make_org, import_user_keys, "developer"
     )
-    own_row, other_row = row(email=email), row()
-    imported(import_user_keys, org["id"], [own_row, other_row])
-    everything = {k["hint"]: k for k in user_keys(admin)}
-    own = everything[own_row["token"][-4:]]
-    other = everything[other_row["token"][-4:]]
-
-    developer = Api.login(server.url, email, ADMIN_PASSWORD)
     assert user_keys(developer) == [own]
     assert_problem(developer.delete(f"/api/user-keys/{other['id']}"), 404)
     assert_problem(developer.post(f"/api/user-keys/{other['id']}/replace", json={}), 404)
