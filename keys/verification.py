@@ -13,14 +13,13 @@ overlap are checked against the clock on every call, cached row or not.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
 
 from keys import client_secrets
 from keys import format as fmt
-from keys.base import DbSession, now_ms
+from keys.base import DbSession, now_ms, utc_text
 from keys.core import Core
 from keys.models import ApiKey, Org, UserKey
 from keys.state_cache import UNCACHED, View
@@ -60,10 +59,6 @@ class KeyRejected(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 _API_KEY_COLUMNS = (
@@ -129,7 +124,7 @@ def _live(
     if row.revoked_at is not None:
         raise KeyRejected("revoked", f"{shown} is revoked; {after_revoke}.")
     if expires_at is not None and expires_at <= now_ms():
-        raise KeyRejected("expired", f"{shown} expired at {_iso(expires_at)}.")
+        raise KeyRejected("expired", f"{shown} expired at {utc_text(expires_at)}.")
     if not row.api_access:
         raise KeyRejected(
             "plan", f"{shown} belongs to an organization whose plan lacks API access."
