@@ -34,6 +34,7 @@ from werkzeug.formparser import parse_form_data
 from keys.freshness import StampNotWritten
 from oauth_server import throttle
 from oauth_server.headers import security_headers
+from oauth_server.oauth.clients import looks_like_client_id
 from oauth_server.services import Services, bound
 
 if TYPE_CHECKING:
@@ -181,7 +182,7 @@ class OAuthEndpoints:
             return _error(error.code or 400, "invalid_request", error.description or error.name)
         request = WsgiOAuth2Request(environ, self._issuer + environ["PATH_INFO"], form)
         try:
-            return self._throttled(endpoint, request)
+            return self._answer(endpoint, request)
         except StampNotWritten:  # a revocation (or a throttle lock) saved, not announced
             log.error("change on POST %s saved but not announced: Redis unreachable", endpoint)
             return _error(
@@ -214,28 +215,38 @@ class OAuthEndpoints:
         _, form, _ = parse_form_data(environ, max_content_length=self._max_content_length)
         return Form(form)
 
-    def _throttled(self, endpoint: str, request: WsgiOAuth2Request) -> tuple[int, Any, Headers]:
-        """20 failed client authentications a minute per client ID and per IP (DESIGN.md);
-        past that, 429 with ``Retry-After`` until the window resets."""
-        client_id = request.basic_credentials[0] or request.form.get("client_id")
-        # Namespaced by issuer, as the sign-in limits are: deployments may share one Redis.
-        keys = (f"{self._issuer} ip:{request.remote_addr}", f"{self._issuer} client:{client_id}")
-        exhausted = throttle.check(CLIENT_AUTH_LIMIT, *keys)
-        if exhausted:
-            return _error(
-                429,
-                "temporarily_unavailable",
-                "Too many failed client authentications; retry later.",
-                [("Retry-After", str(exhausted.retry_after))],
-            )
+    def _answer(self, endpoint: str, request: WsgiOAuth2Request) -> tuple[int, Any, Headers]:
+        """Authlib's answer; a failed client authentication (401) past 20 a minute from the
+        source address, or from it for the same client ID (DESIGN.md, "Limits"), becomes a
+        429 with ``Retry-After`` until the window resets.
+
+        Only failures are refused: a correct secret authenticates whatever others sent. A
+        client ID is not a secret, so a lock on it alone would let anyone who knows one
+        switch that app or resource server off; the address is in every key, so failures
+        from elsewhere cannot lock a client out of its own address."""
         server = self._server
         if endpoint == "token":
             status, body, headers = server.create_token_response(request)
         else:
             status, body, headers = server.create_endpoint_response(endpoint, request)
-        if status == 401:
-            throttle.count_failure(CLIENT_AUTH_LIMIT, *keys)
-        return status, body, headers
+        if status != 401:
+            return status, body, headers
+        client_id = request.basic_credentials[0] or request.form.get("client_id") or ""
+        if not looks_like_client_id(client_id):
+            client_id = "(none)"  # no key of unbounded, attacker-chosen text
+        # Namespaced by issuer, as the sign-in limits are: deployments may share one Redis.
+        address = f"{self._issuer} ip:{request.remote_addr}"
+        exhausted = throttle.refuse_failure(
+            CLIENT_AUTH_LIMIT, address, f"{address} client:{client_id}"
+        )
+        if exhausted is None:
+            return status, body, headers
+        return _error(
+            429,
+            "temporarily_unavailable",
+            "Too many failed client authentications from this address; retry later.",
+            [("Retry-After", str(exhausted.retry_after))],
+        )
 
 
 def _error(
