@@ -113,7 +113,7 @@ class LatchkeyClient:
         self._session = requests.Session()
         # No retries inside urllib3: one retry on a dropped connection is done here, and a
         # timeout is not retried (it would double the wait of every request in an outage).
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._jwt = (

@@ -57,9 +57,9 @@ LocalVerdict = Principal | None | Literal[Local.DEFER]
 class JwtVerifier:
     """Verifies Latchkey's JWT access tokens for one resource server.
 
-    ``fetch_jwks`` returns the JWK Set, or raises :class:`LatchkeyUnavailable`; ``audience`` is the
-    resource server's registered audience: a token is for it, or (issued without
-    ``resource``) for every resource server, its ``aud`` then being the issuer.
+    ``fetch_jwks`` returns the JWK Set, or raises :class:`LatchkeyUnavailable`.
+    ``audience`` is the resource server's registered audience: a token is for it, or (issued
+    without ``resource``) for every resource server, its ``aud`` then being the issuer.
     """
 
     def __init__(

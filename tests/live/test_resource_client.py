@@ -18,7 +18,7 @@ from werkzeug.test import Client
 from examples.people_api import create_app
 from keys.format import generate
 from oauth_server.resource import ENVIRON_KEY, LatchkeyClient, LatchkeyMiddleware
-from tests.live.oauth_calls import issue
+from tests.live.oauth_calls import issue, revoke
 from tests.live.server import ADMIN_EMAIL, ADMIN_PASSWORD, Api, LiveServer
 from tests.live.test_introspection import tampered
 
@@ -211,13 +211,7 @@ def test_an_oauth_access_token_is_checked_by_introspection(
     elsewhere = issue(server, app, resource=other["audience"])
     assert api.get(f"/teams/{team}/people", headers=bearer(elsewhere)).status_code == 401
 
-    revoke = requests.post(
-        f"{server.url}/oauth/revoke",
-        data={"token": token},
-        auth=(app["client_id"], app["client_secret"]),
-        timeout=10,
-    )
-    assert revoke.status_code == 200
+    revoke(server, app, token)
     assert api.get(f"/teams/{team}/people", headers=bearer(token)).status_code == 401
 
 
@@ -277,16 +271,6 @@ def test_the_wsgi_middleware_guards_a_whole_app(
 def kid_of(token: str) -> str:
     header = token.split(".", 1)[0]
     return str(json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"])
-
-
-def revoke(server: LiveServer, app: dict[str, Any], token: str) -> None:
-    r = requests.post(
-        f"{server.url}/oauth/revoke",
-        data={"token": token},
-        auth=(app["client_id"], app["client_secret"]),
-        timeout=10,
-    )
-    assert r.status_code == 200, r.text
 
 
 def test_jwt_tokens_are_verified_locally_and_new_keys_are_fetched_on_an_unknown_kid(
