@@ -11,8 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from keys import api_keys, user_keys
-from keys.clock import now_ms
+from keys import api_keys, items
 from keys.limits import (
     DEFAULT_SIGNING_ALG,
     DEFAULT_TOKEN_TTL_SECONDS,
@@ -259,25 +258,7 @@ class AppOut(BaseModel):
 
     @classmethod
     def of(cls, app: OAuthApp) -> AppOut:
-        overlap = app.previous_secret_expires_at
-        return cls(
-            id=app.id,
-            name=app.name,
-            client_id=app.client_id,
-            prefix=app.secret_prefix,
-            hint=app.secret_hint,
-            scopes=app.scope_list,
-            team_id=app.team_id,
-            token_ttl_seconds=app.token_ttl_seconds,
-            token_format=app.token_format,
-            jwt_signing_alg=app.jwt_signing_alg,
-            status="revoked" if app.revoked_at else "active",
-            created_at=app.created_at,
-            created_by=app.created_by,
-            updated_at=app.updated_at,
-            revoked_at=app.revoked_at,
-            previous_secret_expires_at=overlap if overlap and overlap > now_ms() else None,
-        )
+        return cls(**items.app_item(app))
 
 
 class AppWithSecretOut(AppOut):
@@ -337,27 +318,7 @@ class KeyOut(BaseModel):
 
     @classmethod
     def of(cls, key: ApiKey) -> KeyOut:
-        now = now_ms()
-        overlap = key.previous_secret_expires_at
-        return cls(
-            id=key.id,
-            name=key.name,
-            prefix=key.prefix,
-            hint=key.hint,
-            scopes=key.scope_list,
-            team_id=key.team_id,
-            status=api_keys.status_of(key, now),
-            created_at=key.created_at,
-            created_by=key.created_by,
-            updated_at=key.updated_at,
-            expires_at=key.expires_at,
-            revoked_at=key.revoked_at,
-            last_used_at=key.last_used_at,
-            last_used_ip=key.last_used_ip,
-            usage_count=key.usage_count,
-            temporary=key.temporary,
-            previous_secret_expires_at=overlap if overlap and overlap > now else None,
-        )
+        return cls(**items.api_key_item(key))
 
 
 class KeyWithSecretOut(KeyOut):
@@ -400,22 +361,7 @@ class UserKeyOut(BaseModel):
 
     @classmethod
     def of(cls, key: UserKey) -> UserKeyOut:
-        return cls(
-            id=key.id,
-            name=key.name,
-            prefix=key.prefix,
-            hint=key.hint,
-            owner=UserKeyOwner(id=key.user.id, email=key.user.email, name=key.user.name),
-            scopes=key.scope_list,
-            team_id=key.team_id,
-            status=user_keys.status_of(key),
-            created_at=key.created_at,
-            last_used_at=key.last_used_at,
-            last_used_ip=key.last_used_ip,
-            usage_count=key.usage_count,
-            revoked_at=key.revoked_at,
-            replaced_by=key.replaced_by,
-        )
+        return cls(**items.user_key_item(key))
 
 
 class UserKeysQuery(PageQuery):
