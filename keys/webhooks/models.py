@@ -108,17 +108,20 @@ class WebhookDelivery(Base):
 
 
 class WebhookNotice(Base):
-    """A scheduled event already sent for a key's expiry (``kind``: ``expiring_7d``,
-    ``expiring_1d``, ``expired``), so each is sent once; ``expires_at`` is the expiry it
-    was about (a new expiry arms the notices again)."""
+    """A scheduled event already queued, so that each is queued once: ``kind`` (``expiring_7d``,
+    ``expiring_1d``, ``expired``, ``overlap_ending``) of one credential (``target_type``,
+    ``target_id``) about the moment ``at`` (its expiry, or its rotation overlap's end). A new
+    expiry is a new moment, which arms the notices again."""
 
     __tablename__ = "webhook_notices"
-    __table_args__ = (UniqueConstraint("api_key_id", "kind", "expires_at"),)
+    __table_args__ = (UniqueConstraint("target_type", "target_id", "kind", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"))
+    target_type: Mapped[str] = mapped_column(String(16))
+    target_id: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))
-    expires_at: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
 
 
 class WorkerLease(Base):

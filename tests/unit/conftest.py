@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import random
+import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, event
@@ -15,7 +18,11 @@ from keys.base import Base
 from keys.core import Core
 from keys.format import KindPrefixes
 from keys.hashing import SecretHasher
+from keys.keyring import KeyRing
 from keys.models import ApiKey, Org, Team, User
+from keys.webhooks import addresses
+from keys.webhooks.worker import DeliveryWorker, WorkerSettings
+from tests.unit.webhook_fixtures import ADDRESSES, Clock
 
 CATALOG = frozenset(
     {"people:read", "people:write", "leads:read", "leads:create", "keys:write", "keys:delete"}
@@ -97,3 +104,41 @@ def new_api_key(session: Session, core: Core, org: Org, actor: Actor) -> tuple[A
     )
     session.commit()
     return made.key, made.plaintext
+
+
+# -- webhooks ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def resolver(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    """Patch the name resolver (not our HTTP surface); returns its table, for changing."""
+    table = {k: list(v) for k, v in ADDRESSES.items()}
+
+    def resolve(host: str, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        if host in table:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port)) for ip in table[host]]
+        return socket.getaddrinfo(host, port, *args, **kwargs)  # IP literals, localhost
+
+    monkeypatch.setattr(addresses, "getaddrinfo", resolve)
+    return table
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def sealer(engine: Engine) -> KeyRing:
+    return KeyRing(kek=b"k" * 32, session_factory=lambda: Session(engine))
+
+
+@pytest.fixture
+def worker(engine: Engine, sealer: KeyRing, clock: Clock) -> DeliveryWorker:
+    return DeliveryWorker(
+        lambda: Session(engine, expire_on_commit=False),
+        sealer,
+        WorkerSettings(allow_private=False),
+        clock=clock,
+        rng=random.Random(7),
+    )

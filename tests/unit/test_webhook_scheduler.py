@@ -1,0 +1,117 @@
+"""Scheduled events: a key's expiry announced 7 days and 1 day ahead and when it comes,
+each once, whichever worker looks and however often."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keys import api_keys
+from keys.audit import Actor
+from keys.clock import now_ms
+from keys.core import Core
+from keys.models import Org
+from keys.webhooks import scheduler
+from keys.webhooks.models import WebhookEndpoint, WebhookEvent
+
+DAY = 24 * 3600 * 1000
+
+
+def _events(session: Session) -> list[tuple[str, str]]:
+    return [
+        (e.type, json.loads(e.body)["data"]["target"]["name"])
+        for e in session.scalars(select(WebhookEvent).order_by(WebhookEvent.id))
+    ]
+
+
+def test_expiry_is_announced_at_7_days_1_day_and_on_expiry_once_each(
+    session: Session, core: Core, org: Org, actor: Actor
+) -> None:
+    session.add(
+        WebhookEndpoint(
+            org_id=org.id, url="https://h.example.com", events="api_key.expiring api_key.expired"
+        )
+    )
+    start = now_ms()
+    expires = start + 10 * DAY
+    for name, expiry, temporary in (("soon", expires, False), ("temp", expires, True)):
+        api_keys.create(
+            session,
+            core,
+            org_id=org.id,
+            actor=actor,
+            created_by=None,
+            name=name,
+            scopes=["people:read"],
+            team_id=None,
+            expires_at=expiry,
+            temporary=temporary,
+        )
+    never = api_keys.create(
+        session,
+        core,
+        org_id=org.id,
+        actor=actor,
+        created_by=None,
+        name="never",
+        scopes=["people:read"],
+        team_id=None,
+    )
+    session.commit()
+    assert never.key.expires_at is None
+
+    assert scheduler.run(session, start) == 0  # 10 days ahead: nothing yet
+    assert scheduler.run(session, expires - 7 * DAY + 1) == 1
+    assert scheduler.run(session, expires - 7 * DAY + 60_000) == 0  # once
+    assert scheduler.run(session, expires - DAY + 1) == 1
+    assert scheduler.run(session, expires - DAY + 2) == 0
+    assert scheduler.run(session, expires + 1) == 1
+    assert scheduler.run(session, expires + DAY) == 0
+    assert _events(session) == [
+        ("api_key.expiring", "soon"),
+        ("api_key.expiring", "soon"),
+        ("api_key.expired", "soon"),
+    ]
+
+
+def test_a_key_with_less_than_a_week_left_is_announced_once_not_twice(
+    session: Session, core: Core, org: Org, actor: Actor
+) -> None:
+    session.add(WebhookEndpoint(org_id=org.id, url="https://h.example.com", events="*"))
+    api_keys.create(
+        session,
+        core,
+        org_id=org.id,
+        actor=actor,
+        created_by=None,
+        name="short",
+        scopes=["people:read"],
+        team_id=None,
+        expires_at=now_ms() + 12 * 3600 * 1000,
+    )
+    session.commit()
+    assert scheduler.run(session, now_ms()) == 1
+    assert scheduler.run(session, now_ms()) == 0
+    assert [t for t, _ in _events(session)] == ["api_key.created", "api_key.expiring"]
+
+
+def test_orgs_not_listening_get_nothing(
+    session: Session, core: Core, org: Org, actor: Actor
+) -> None:
+    session.add(WebhookEndpoint(org_id=org.id, url="https://h.example.com", events="app.created"))
+    api_keys.create(
+        session,
+        core,
+        org_id=org.id,
+        actor=actor,
+        created_by=None,
+        name="short",
+        scopes=["people:read"],
+        team_id=None,
+        expires_at=now_ms() + 3600 * 1000,
+    )
+    session.commit()
+    assert scheduler.run(session, now_ms()) == 0
+    assert _events(session) == []
