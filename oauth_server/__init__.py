@@ -91,6 +91,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     app.after_request(add_security_headers)
 
+    from oauth_server.webhooks import init_webhooks
+
+    init_webhooks(app)
+
     from oauth_server.cli import register_commands
 
     register_commands(app)

@@ -348,8 +348,8 @@ def _deliverable(endpoint: WebhookEndpoint) -> None:
         raise Conflict(f"Webhook {endpoint.id} is disabled; enable it (PATCH enabled: true) first.")
 
 
-def send_test(session: DbSession, endpoint: WebhookEndpoint, actor: Actor) -> WebhookEvent:
-    """Queue a ``webhook.test`` event for this endpoint only."""
+def send_test(session: DbSession, endpoint: WebhookEndpoint, actor: Actor) -> WebhookDelivery:
+    """Queue a ``webhook.test`` event for this endpoint only; returns its delivery."""
     _deliverable(endpoint)
     event = enqueue(
         session,
@@ -359,7 +359,13 @@ def send_test(session: DbSession, endpoint: WebhookEndpoint, actor: Actor) -> We
         endpoints=[endpoint],
     )
     assert event is not None
-    return event
+    return session.scalars(
+        select(WebhookDelivery).where(WebhookDelivery.event_id == event.id)
+    ).one()
+
+
+def event_of(session: DbSession, delivery: WebhookDelivery) -> WebhookEvent:
+    return session.get_one(WebhookEvent, delivery.event_id)
 
 
 def deliveries_page(

@@ -82,4 +82,5 @@ def register_views() -> None:
         resource_servers,
         sessions,
         user_keys,
+        webhooks,
     )

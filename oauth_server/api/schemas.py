@@ -31,6 +31,10 @@ from keys.limits import (
 )
 from keys.models import ApiKey, ApiSession, OAuthApp, Org, ResourceServer, Team, User, UserKey
 from keys.validation import control_problem, email_problem, name_problem
+from keys.webhooks.addresses import MAX_URL_LENGTH
+from keys.webhooks.catalog import MAX_EVENTS
+from keys.webhooks.endpoints import MAX_SECRET_LENGTH, ReceiverAuth, endpoint_item
+from keys.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 
 def _rule(problem_of: Callable[[str], str | None]) -> AfterValidator:
@@ -457,3 +461,115 @@ class AuditEventOut(BaseModel):
     ip: str | None
     user_agent: str | None
     details: dict[str, object]
+
+
+# -- webhooks ---------------------------------------------------------------------------------
+
+WebhookUrl = Annotated[str, StringConstraints(min_length=1, max_length=MAX_URL_LENGTH)]
+ShortText = Annotated[str, StringConstraints(max_length=MAX_SECRET_LENGTH)]
+
+
+class WebhookAuthIn(Request):
+    """How Latchkey authenticates to the receiver. ``api_key``: ``header`` and ``value``
+    (sent as ``<header>: <value>``). ``oauth2_client_credentials``: ``token_url``,
+    ``client_id``, ``client_secret``, optional ``scope``. On PATCH, a ``value`` or
+    ``client_secret`` left out keeps the stored one (same type only)."""
+
+    type: Literal["none", "api_key", "oauth2_client_credentials"]
+    header: ShortText | None = None
+    value: ShortText | None = Field(None, description="kept encrypted; never shown again")
+    token_url: WebhookUrl | None = None
+    client_id: ShortText | None = None
+    client_secret: ShortText | None = Field(None, description="kept encrypted; never shown again")
+    scope: ShortText | None = None
+
+    def receiver_auth(self) -> ReceiverAuth:
+        return ReceiverAuth(**self.model_dump())
+
+
+EventTypes = Annotated[
+    list[Annotated[str, StringConstraints(min_length=1, max_length=100)]],
+    Field(max_length=MAX_EVENTS, description='event types, or ["*"] for all'),
+]
+
+
+class WebhookCreate(Request):
+    url: WebhookUrl = Field(description="https:// and a public address")
+    events: EventTypes
+    description: ShortText | None = None
+    auth: WebhookAuthIn
+
+
+class WebhookUpdate(Request):
+    url: WebhookUrl | None = None
+    events: EventTypes | None = None
+    description: ShortText | None = None
+    auth: WebhookAuthIn | None = None
+    enabled: bool | None = Field(
+        None, description="true: deliver again to a disabled endpoint; false: pause it"
+    )
+
+
+class WebhookAuthOut(BaseModel):
+    type: str
+    header: str | None = None
+    token_url: str | None = None
+    client_id: str | None = None
+    scope: str | None = None
+
+
+class WebhookOut(BaseModel):
+    id: int
+    url: str
+    description: str | None
+    events: list[str]
+    auth: WebhookAuthOut = Field(description="without the receiver's secret")
+    status: Literal["active", "disabled"]
+    disabled_at: Ms | None
+    failing_since: Ms | None = Field(description="first failed attempt since the last success")
+    created_at: Ms
+    created_by: int | None
+    updated_at: Ms
+    previous_secret_expires_at: Ms | None = Field(
+        description="after a rotation: until then the old signing secret also signs"
+    )
+
+    @classmethod
+    def of(cls, endpoint: WebhookEndpoint) -> WebhookOut:
+        return cls(**endpoint_item(endpoint))
+
+
+class WebhookWithSecretOut(WebhookOut):
+    signing_secret: str = Field(description="whsec_…: verifies our signatures; shown once")
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    event_id: str = Field(description="the webhook-id header: the same on every attempt")
+    type: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_status_code: int | None
+    latency_ms: int | None = Field(description="of the last attempt")
+    last_error: str | None
+    last_attempt_at: Ms | None
+    next_retry_at: Ms | None
+    created_at: Ms
+    delivered_at: Ms | None
+
+    @classmethod
+    def of(cls, delivery: WebhookDelivery, event: WebhookEvent) -> DeliveryOut:
+        return cls(
+            id=delivery.id,
+            event_id=event.uid,
+            type=event.type,
+            status=delivery.status,  # type: ignore[arg-type]
+            attempts=delivery.attempts,
+            last_status_code=delivery.last_status_code,
+            latency_ms=delivery.last_latency_ms,
+            last_error=delivery.last_error,
+            last_attempt_at=delivery.last_attempt_at,
+            next_retry_at=delivery.next_attempt_at if delivery.status == "pending" else None,
+            created_at=delivery.created_at,
+            delivered_at=delivery.delivered_at,
+        )
