@@ -91,4 +91,5 @@ def register_views() -> None:
         docs,
         home,
         user_keys,
+        webhooks,
     )

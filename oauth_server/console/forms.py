@@ -20,6 +20,7 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -251,3 +252,35 @@ def show_errors(form: FlaskForm, error: ValidationFailed) -> None:
             form.form_errors.append(f"{item.field}: {item.message}")
     if not error.errors:
         form.form_errors.append(error.message)
+
+
+class WebhookForm(FlaskForm):  # type: ignore[misc]
+    """Register a webhook endpoint. The ``auth_*`` fields are the API's ``auth.*``; the
+    service checks which of them the chosen type needs."""
+
+    url = StringField(
+        "Endpoint URL",
+        validators=[DataRequired("Enter the https:// URL of your endpoint.")],
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+    )
+    description = StringField("Description (optional)", validators=[Optional()])
+    events = SelectMultipleField("Events", choices=[], validate_choice=True)
+    auth_type = RadioField(
+        "How Latchkey authenticates to your endpoint",
+        choices=[
+            SelectChoice("none", "No authentication (verify our signature only)"),
+            SelectChoice("api_key", "API key in a header"),
+            SelectChoice("oauth2_client_credentials", "OAuth 2.0 client credentials"),
+        ],
+        default="none",
+    )
+    auth_header = StringField("Header name", default="X-API-Key")
+    auth_value = PasswordField("API key")
+    auth_token_url = StringField("Token URL")
+    auth_client_id = StringField("Client ID")
+    auth_client_secret = PasswordField("Client secret")
+    auth_scope = StringField("Scope (optional)")
+
+    def validate_events(self, field: Field) -> None:
+        if not field.data:
+            raise ValidationError("Choose at least one event, or all events.")

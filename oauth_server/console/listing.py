@@ -72,8 +72,10 @@ FILTERS = (
 )
 
 
-def pages(endpoint: str, next_cursor: int | None) -> Pages:
+def pages(endpoint: str, next_cursor: int | None, **path: Any) -> Pages:
+    """``path``: the page's own URL parameters (e.g. the webhook whose deliveries these are)."""
     args: dict[str, Any] = {k: request.args[k] for k in FILTERS if request.args.get(k)}
+    args.update(path)
     next_url = url_for(endpoint, **args, cursor=next_cursor) if next_cursor else None
     first_url = url_for(endpoint, **args) if "cursor" in request.args else None
     return Pages(next_url, first_url)

@@ -13,6 +13,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from keys.webhooks.worker import DeliveryWorker
+
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "correct horse battery staple"
 
@@ -72,3 +74,12 @@ def sign_in(client: FlaskClient, email: str, password: str = ADMIN_PASSWORD) -> 
 @pytest.fixture
 def admin(app: Flask) -> Caller:
     return sign_in(app.test_client(), ADMIN_EMAIL)
+
+
+@pytest.fixture
+def worker(app: Flask) -> DeliveryWorker:
+    """The delivery worker of this app's database (one: on SQLite it holds the delivery
+    lease, and a second would stand by until the lease expires)."""
+    from oauth_server.webhooks import make_worker
+
+    return make_worker(app)

@@ -15,8 +15,8 @@ from standardwebhooks import Webhook
 
 from keys.webhooks import addresses, outbox
 from keys.webhooks.models import WebhookDelivery, WebhookEvent
+from keys.webhooks.worker import DeliveryWorker
 from oauth_server.extensions import db
-from oauth_server.webhooks import make_worker
 from tests.web.conftest import ADMIN_PASSWORD, Caller, sign_in
 
 URL = "https://hooks.example.com/latchkey"
@@ -170,14 +170,14 @@ def test_developers_read_admins_manage_other_orgs_see_nothing(admin: Caller) -> 
 
 
 def test_a_test_event_is_delivered_signed_and_listed_with_its_outcome(
-    app: Flask, admin: Caller, requests_mock: rm.Mocker
+    app: Flask, admin: Caller, requests_mock: rm.Mocker, worker: DeliveryWorker
 ) -> None:
     made = register(admin)
     queued = admin.ok("POST", f"/api/webhooks/{made['id']}/test", 202)
     assert queued["type"] == "webhook.test" and queued["status"] == "pending"
     requests_mock.post(URL, status_code=202)
 
-    assert make_worker(app).run_once() == 1
+    assert worker.run_once() == 1
 
     request = requests_mock.last_request
     body = Webhook(made["signing_secret"]).verify(request.body, dict(request.headers))
@@ -192,7 +192,8 @@ def test_a_test_event_is_delivered_signed_and_listed_with_its_outcome(
         "POST", f"/api/webhooks/{made['id']}/deliveries/{delivery['id']}/redeliver", 202
     )
     assert again["id"] != delivery["id"] and again["event_id"] == delivery["event_id"]
-    make_worker(app).run_once()
+    worker.run_once()
+    assert requests_mock.call_count == 2
     assert requests_mock.last_request.headers["webhook-id"] == delivery["event_id"]
     listed = admin.ok("GET", f"/api/webhooks/{made['id']}/deliveries")
     assert [d["id"] for d in listed] == [again["id"], delivery["id"]]
@@ -203,12 +204,12 @@ def test_a_test_event_is_delivered_signed_and_listed_with_its_outcome(
 
 
 def test_a_failed_delivery_shows_its_next_retry(
-    app: Flask, admin: Caller, requests_mock: rm.Mocker
+    app: Flask, admin: Caller, requests_mock: rm.Mocker, worker: DeliveryWorker
 ) -> None:
     made = register(admin)
     admin.ok("POST", f"/api/webhooks/{made['id']}/test", 202)
     requests_mock.post(URL, status_code=503)
-    make_worker(app).run_once()
+    worker.run_once()
     [delivery] = admin.ok("GET", f"/api/webhooks/{made['id']}/deliveries")
     assert delivery["status"] == "pending" and delivery["last_status_code"] == 503
     assert delivery["next_retry_at"] > delivery["last_attempt_at"] + 5000 - 1
@@ -216,7 +217,7 @@ def test_a_failed_delivery_shows_its_next_retry(
 
 
 def test_rotation_returns_a_new_secret_and_both_sign(
-    app: Flask, admin: Caller, requests_mock: rm.Mocker
+    app: Flask, admin: Caller, requests_mock: rm.Mocker, worker: DeliveryWorker
 ) -> None:
     made = register(admin)
     rotated = admin.ok("POST", f"/api/webhooks/{made['id']}/rotate-secret")
@@ -224,7 +225,7 @@ def test_rotation_returns_a_new_secret_and_both_sign(
     assert rotated["previous_secret_expires_at"] is not None
     admin.ok("POST", f"/api/webhooks/{made['id']}/test", 202)
     requests_mock.post(URL, status_code=200)
-    make_worker(app).run_once()
+    worker.run_once()
     request = requests_mock.last_request
     for secret in (made["signing_secret"], rotated["signing_secret"]):
         Webhook(secret).verify(request.body, dict(request.headers))
@@ -289,7 +290,11 @@ def test_edit_pause_resume_and_delete(admin: Caller) -> None:
 
 
 def test_a_key_change_that_is_rolled_back_sends_nothing(
-    app: Flask, admin: Caller, monkeypatch: pytest.MonkeyPatch, requests_mock: rm.Mocker
+    app: Flask,
+    admin: Caller,
+    monkeypatch: pytest.MonkeyPatch,
+    requests_mock: rm.Mocker,
+    worker: DeliveryWorker,
 ) -> None:
     register(admin, events=["api_key.created"])
     publish = outbox.publish_change
@@ -303,7 +308,7 @@ def test_a_key_change_that_is_rolled_back_sends_nothing(
     assert response.status_code == 500
     assert count(app, WebhookEvent) == 0 and count(app, WebhookDelivery) == 0
     requests_mock.post(URL, status_code=200)
-    make_worker(app).run_once()
+    worker.run_once()
     assert requests_mock.call_count == 0
 
     monkeypatch.setattr(outbox, "publish_change", publish)
