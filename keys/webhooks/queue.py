@@ -19,8 +19,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from sqlalchemy import exists, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import NoResultFound
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from keys.audit import Actor, Target, record
 from keys.webhooks import schedule
@@ -33,43 +35,49 @@ MAX_ERROR_LENGTH = 500
 @dataclass(frozen=True, slots=True)
 class Claimed:
     delivery_id: int
-    endpoint_id: int
+    endpoint: WebhookEndpoint
     msg_id: str
     body: str
+
+    @property
+    def endpoint_id(self) -> int:
+        return self.endpoint.id
 
 
 def claim(
     session: Session, *, holder: str, now: int, claim_ms: int, limit: int, skip_locked: bool
 ) -> list[Claimed]:
-    """Claim up to ``limit`` due deliveries, each the head of its endpoint's queue. Commits."""
-    earlier = aliased(WebhookDelivery)
-    blocked = exists().where(
-        earlier.endpoint_id == WebhookDelivery.endpoint_id,
-        earlier.status == "pending",
-        earlier.id < WebhookDelivery.id,
+    """Claim up to ``limit`` due deliveries, each the head of its endpoint's queue, with
+    their endpoints (read afresh) and events, in one statement. Commits."""
+    # The oldest pending delivery of each endpoint: one pass over the (endpoint, status, id)
+    # index, however long an endpoint's backlog.
+    heads = (
+        select(func.min(WebhookDelivery.id))
+        .where(WebhookDelivery.status == "pending")
+        .group_by(WebhookDelivery.endpoint_id)
     )
     stmt = (
-        select(WebhookDelivery)
+        select(WebhookDelivery, WebhookEndpoint, WebhookEvent.uid, WebhookEvent.body)
         .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
         .where(
             WebhookDelivery.status == "pending",
             WebhookDelivery.next_attempt_at <= now,
             or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < now),
             WebhookEndpoint.disabled_at.is_(None),
-            ~blocked,
+            WebhookDelivery.id.in_(heads),
         )
         .order_by(WebhookDelivery.id)
         .limit(limit)
+        .execution_options(populate_existing=True)
     )
     if skip_locked:
         stmt = stmt.with_for_update(skip_locked=True, of=WebhookDelivery)
-    rows = list(session.scalars(stmt))
     claimed = []
-    for delivery in rows:
+    for delivery, endpoint, uid, body in session.execute(stmt).all():
         delivery.claimed_until = now + claim_ms
         delivery.claimed_by = holder
-        event = session.get_one(WebhookEvent, delivery.event_id)
-        claimed.append(Claimed(delivery.id, delivery.endpoint_id, event.uid, event.body))
+        claimed.append(Claimed(delivery.id, endpoint, uid, body))
     session.commit()
     return claimed
 
@@ -79,7 +87,20 @@ def finish(
 ) -> str:
     """Record an attempt: delivered, retried later, or failed for good; a failure that ends
     24 h of failures disables the endpoint (audit ``webhook.disabled``). Commits; returns the
-    delivery's status."""
+    delivery's status, or ``gone`` when its endpoint was deleted meanwhile.
+
+    The claim loaded both rows into ``session`` (kept across commits): the outcome is written
+    without reading them again."""
+    try:
+        return _finish(session, claimed, outcome, now, rng)
+    except (NoResultFound, StaleDataError):
+        session.rollback()
+        return "gone"
+
+
+def _finish(
+    session: Session, claimed: Claimed, outcome: Outcome, now: int, rng: random.Random
+) -> str:
     delivery = session.get_one(WebhookDelivery, claimed.delivery_id)
     endpoint = session.get_one(WebhookEndpoint, claimed.endpoint_id)
     delivery.attempts += 1

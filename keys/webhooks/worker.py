@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 from keys.clock import now_ms
 from keys.process import process_id
 from keys.webhooks import leases, queue, scheduler
-from keys.webhooks.models import WebhookEndpoint
 from keys.webhooks.secrets import Sealer, load
 from keys.webhooks.sender import Outcome, Receiver, Sender
 
@@ -103,7 +102,7 @@ class DeliveryWorker:
             return attempts
 
     def _attempt(self, session: Session, item: queue.Claimed) -> None:
-        endpoint = session.get_one(WebhookEndpoint, item.endpoint_id)
+        endpoint = item.endpoint
         stored = load(self._sealer, endpoint)
         signing: tuple[str, ...] = (stored.signing,)
         if stored.previous_signing and (endpoint.previous_secret_expires_at or 0) > self._clock():
@@ -119,7 +118,6 @@ class DeliveryWorker:
             scope=endpoint.scope,
             secret=stored.receiver,
         )
-        session.rollback()  # no transaction stays open during the request
         try:
             outcome = self.sender.send(receiver, item.msg_id, item.body, self._clock() // 1000)
         except Exception:  # a bug must not stop the loop; the delivery is retried
