@@ -13,6 +13,7 @@ from keys.audit import Actor
 from keys.core import Core
 from keys.models import Org, User, UserKey
 from keys.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from tests.unit.conftest import new_api_key
 
 
 def _endpoint(session: Session, org: Org, events: str = "*", **fields: object) -> WebhookEndpoint:
@@ -40,17 +41,7 @@ def test_a_created_key_queues_its_item_for_each_listening_endpoint(
     _endpoint(session, org, events="app.created")  # not listening
     _endpoint(session, org, disabled_at=1)  # disabled
 
-    made = api_keys.create(
-        session,
-        core,
-        org_id=org.id,
-        actor=actor,
-        created_by=None,
-        name="ci",
-        scopes=["people:read"],
-        team_id=None,
-    )
-    session.commit()
+    key, plaintext = new_api_key(session, core, org, actor, "ci")
 
     [body] = _bodies(session)
     assert body["type"] == "api_key.created"
@@ -60,10 +51,10 @@ def test_a_created_key_queues_its_item_for_each_listening_endpoint(
     assert data["org_id"] == org.id
     assert data["actor"] == {"type": "user", "id": actor.id, "email": actor.label}
     target = data["target"]
-    assert target["id"] == made.key.id and target["prefix"] == made.key.prefix
-    assert target["hint"] == made.key.hint and target["status"] == "active"
+    assert target["id"] == key.id and target["prefix"] == key.prefix
+    assert target["hint"] == key.hint and target["status"] == "active"
     assert target["scopes"] == ["people:read"] and target["team_id"] is None
-    assert made.plaintext not in json.dumps(body)  # never the secret
+    assert plaintext not in json.dumps(body)  # never the secret
     endpoints = {d.endpoint_id for d in session.scalars(select(WebhookDelivery))}
     assert endpoints == {everything.id, keys_only.id}
 
@@ -72,16 +63,7 @@ def test_every_credential_change_is_an_event(
     session: Session, core: Core, org: Org, actor: Actor, member: User
 ) -> None:
     _endpoint(session, org)
-    key = api_keys.create(
-        session,
-        core,
-        org_id=org.id,
-        actor=actor,
-        created_by=None,
-        name="k",
-        scopes=["people:read"],
-        team_id=None,
-    ).key
+    key = new_api_key(session, core, org, actor, "k")[0]
     api_keys.update(session, core, key, actor, {"name": "renamed"})
     api_keys.rotate(session, core, key, actor, 0)
     api_keys.revoke(session, key, actor)
@@ -158,15 +140,6 @@ def test_an_org_without_listeners_stores_no_event(
 ) -> None:
     if events:
         _endpoint(session, org, events=events)
-    api_keys.create(
-        session,
-        core,
-        org_id=org.id,
-        actor=actor,
-        created_by=None,
-        name="k",
-        scopes=["people:read"],
-        team_id=None,
-    )
+    new_api_key(session, core, org, actor, "k")
     session.commit()
     assert _count(session, WebhookEvent) == 0

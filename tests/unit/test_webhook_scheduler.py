@@ -8,13 +8,13 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keys import api_keys
 from keys.audit import Actor
 from keys.clock import now_ms
 from keys.core import Core
 from keys.models import Org
 from keys.webhooks import scheduler
 from keys.webhooks.models import WebhookEndpoint, WebhookEvent
+from tests.unit.conftest import new_api_key
 
 DAY = 24 * 3600 * 1000
 
@@ -37,30 +37,8 @@ def test_expiry_is_announced_at_7_days_1_day_and_on_expiry_once_each(
     start = now_ms()
     expires = start + 10 * DAY
     for name, expiry, temporary in (("soon", expires, False), ("temp", expires, True)):
-        api_keys.create(
-            session,
-            core,
-            org_id=org.id,
-            actor=actor,
-            created_by=None,
-            name=name,
-            scopes=["people:read"],
-            team_id=None,
-            expires_at=expiry,
-            temporary=temporary,
-        )
-    never = api_keys.create(
-        session,
-        core,
-        org_id=org.id,
-        actor=actor,
-        created_by=None,
-        name="never",
-        scopes=["people:read"],
-        team_id=None,
-    )
-    session.commit()
-    assert never.key.expires_at is None
+        new_api_key(session, core, org, actor, name, expires_at=expiry, temporary=temporary)
+    assert new_api_key(session, core, org, actor, "never")[0].expires_at is None
 
     assert scheduler.run(session, start) == 0  # 10 days ahead: nothing yet
     assert scheduler.run(session, expires - 7 * DAY + 1) == 1
@@ -80,15 +58,12 @@ def test_a_key_with_less_than_a_week_left_is_announced_once_not_twice(
     session: Session, core: Core, org: Org, actor: Actor
 ) -> None:
     session.add(WebhookEndpoint(org_id=org.id, url="https://h.example.com", events="*"))
-    api_keys.create(
+    new_api_key(
         session,
         core,
-        org_id=org.id,
-        actor=actor,
-        created_by=None,
-        name="short",
-        scopes=["people:read"],
-        team_id=None,
+        org,
+        actor,
+        "short",
         expires_at=now_ms() + 12 * 3600 * 1000,
     )
     session.commit()
@@ -101,15 +76,12 @@ def test_orgs_not_listening_get_nothing(
     session: Session, core: Core, org: Org, actor: Actor
 ) -> None:
     session.add(WebhookEndpoint(org_id=org.id, url="https://h.example.com", events="app.created"))
-    api_keys.create(
+    new_api_key(
         session,
         core,
-        org_id=org.id,
-        actor=actor,
-        created_by=None,
-        name="short",
-        scopes=["people:read"],
-        team_id=None,
+        org,
+        actor,
+        "short",
         expires_at=now_ms() + 3600 * 1000,
     )
     session.commit()
