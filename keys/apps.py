@@ -21,6 +21,7 @@ from keys.errors import Conflict, ValidationFailed
 from keys.keyring import JWT_SIGNING_ALGS
 from keys.models import OAuthApp
 from keys.pagination import page
+from keys.row_lock import hold_and_reload
 from keys.validation import checked_name, of_org, scopes_from_catalog, team_of_org
 
 MIN_TTL_SECONDS = 60
@@ -131,6 +132,7 @@ def update(
     session: DbSession, core: Core, app: OAuthApp, actor: Actor, changes: dict[str, Any]
 ) -> OAuthApp:
     """Apply the fields present in ``changes``; new tokens follow, issued ones keep theirs."""
+    hold_and_reload(session, app, "OAuth app")
     before = {k: getattr(app, k) for k in changes}
     if "name" in changes:
         app.name = checked_name(changes["name"])
@@ -161,9 +163,22 @@ def update(
 def rotate_secret(
     session: DbSession, core: Core, app: OAuthApp, actor: Actor, grace_period_seconds: int
 ) -> AppWithSecret:
+    """A new client secret; the old one keeps working for ``grace_period_seconds``.
+
+    As :func:`keys.api_keys.rotate`: it replaces the secret the caller read, and is refused
+    (409) if another rotation replaced that secret at the same moment.
+    """
     if not 0 <= grace_period_seconds <= client_secrets.MAX_GRACE_SECONDS:
         raise ValidationFailed.one(
             "grace_period_seconds", "must be between 0 and 2592000 (30 days)"
+        )
+    read = app.secret_hash
+    hold_and_reload(session, app, "OAuth app")
+    if app.secret_hash != read:
+        raise Conflict(
+            f"The secret of OAuth app {app.client_id} was rotated by another request at the "
+            "same moment, so this rotation was not made. That rotation's secret was shown to "
+            "whoever made it; if you need a new secret of your own, rotate again."
         )
     if app.revoked_at is not None:
         raise Conflict(f"OAuth app {app.client_id} is revoked; reactivate it before rotating.")
@@ -176,7 +191,7 @@ def rotate_secret(
         verb="rotated",
         actor=actor,
         target=_target(app),
-        details={"grace_period_seconds": grace_period_seconds},
+        details={"grace_period_seconds": grace_period_seconds, "hint": app.secret_hint},
     )
     return AppWithSecret(app, secret)
 
@@ -184,6 +199,7 @@ def rotate_secret(
 def revoke(session: DbSession, app: OAuthApp, actor: Actor) -> OAuthApp:
     """Stop the app: its secret (and a rotation's previous one) and every token it holds
     stop working at once."""
+    hold_and_reload(session, app, "OAuth app")
     if app.revoked_at is None:
         app.revoked_at = now_ms()
         # A reactivation must not revive a rotation's old secret.
@@ -196,6 +212,7 @@ def revoke(session: DbSession, app: OAuthApp, actor: Actor) -> OAuthApp:
 
 def reactivate(session: DbSession, app: OAuthApp, actor: Actor) -> OAuthApp:
     """Undo a revoke. Tokens issued before the revoke stay dead (``tokens_valid_after``)."""
+    hold_and_reload(session, app, "OAuth app")
     if app.revoked_at is not None:
         app.tokens_valid_after = fresh_second_after(app.revoked_at)
         app.revoked_at = None
@@ -204,5 +221,6 @@ def reactivate(session: DbSession, app: OAuthApp, actor: Actor) -> OAuthApp:
 
 
 def delete(session: DbSession, app: OAuthApp, actor: Actor) -> None:
+    hold_and_reload(session, app, "OAuth app")
     record(session, org_id=app.org_id, verb="deleted", actor=actor, target=_target(app))
     session.delete(app)

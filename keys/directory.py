@@ -20,6 +20,7 @@ from keys.errors import Conflict, NotFound, ValidationFailed
 from keys.hashing import dummy_password_check, hash_password, verify_password
 from keys.models import ApiKey, ApiSession, AuditEvent, OAuthApp, Org, Team, User, UserKey
 from keys.pagination import page
+from keys.row_lock import hold, hold_and_reload
 from keys.validation import checked_name, control_problem
 
 # -- orgs -----------------------------------------------------------------------------------
@@ -80,7 +81,12 @@ def list_orgs(
 
 
 def create_team(session: DbSession, *, org_id: int, actor: Actor, name: str) -> Team:
+    """Team names are unique in an org regardless of case. The org is held while checking,
+    so two teams named alike at the same moment make one team: the second request gets the
+    same 422 as a duplicate sent later (the unique constraint, which is case-sensitive,
+    would make it a 500, and would let "Ops" and "OPS" both in)."""
     name = checked_name(name)
+    hold(session, Org, Org.id == org_id)
     exists = session.scalar(
         select(Team.id).where(Team.org_id == org_id, func.lower(Team.name) == name.lower())
     )
@@ -130,6 +136,10 @@ def deletion_blocker(session: DbSession, team: Team) -> str | None:
 
 
 def delete_team(session: DbSession, team: Team, actor: Actor) -> None:
+    """Refused (409) while credentials are bound to the team. Held first, so a credential
+    being bound to it at the same moment (:func:`keys.validation.team_of_org`) is either
+    committed and seen here, or refused there."""
+    hold_and_reload(session, team, "team")
     blocker = deletion_blocker(session, team)
     if blocker:
         raise Conflict(blocker)

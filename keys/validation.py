@@ -12,6 +12,7 @@ from sqlalchemy import select
 from keys.base import DbSession
 from keys.errors import NotFound, ValidationFailed
 from keys.models import Team
+from keys.row_lock import hold
 
 T = TypeVar("T")
 
@@ -80,11 +81,15 @@ def scopes_from_catalog(
 def team_of_org(
     session: DbSession, org_id: int, team_id: int | None, field: str = "team_id"
 ) -> None:
-    """A team id must name a team of this org; ``None`` means all teams."""
+    """A team id must name a team of this org; ``None`` means all teams.
+
+    The team is held (:func:`keys.row_lock.hold`) until the caller commits: a deletion of the
+    team at the same moment waits for the credential being bound to it and then refuses
+    (409), or deletes first and this check refuses, instead of a foreign-key error (500).
+    """
     if team_id is None:
         return
-    found = session.scalar(select(Team.id).where(Team.id == team_id, Team.org_id == org_id))
-    if found is None:
+    if not hold(session, Team, Team.id == team_id, Team.org_id == org_id):
         raise ValidationFailed.one(field, f"no team {team_id} in this organization")
 
 
