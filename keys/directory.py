@@ -21,7 +21,7 @@ from keys.hashing import dummy_password_check, hash_password, verify_password
 from keys.models import ApiKey, ApiSession, AuditEvent, OAuthApp, Org, Team, User, UserKey
 from keys.pagination import page
 from keys.row_lock import hold, hold_and_reload
-from keys.validation import checked_name, control_problem
+from keys.validation import checked_email, checked_name, control_problem, normalized_email
 
 # -- orgs -----------------------------------------------------------------------------------
 
@@ -166,11 +166,22 @@ def create_user(
     role: str,
     password: str | None,
     is_platform_admin: bool = False,
+    name_the_org: bool = False,
 ) -> User:
-    email = email.strip().lower()
+    """A member of ``org_id``. The email is normalized (:func:`keys.validation.checked_email`)
+    and belongs to one member of one org.
+
+    An address that is taken gets one answer, 422 with the same message, whether its member
+    is in this org or in another: an org admin must not learn from Latchkey which addresses
+    have accounts elsewhere. (That the address cannot be added is unavoidable while one
+    address signs in one account; the answer says nothing of where that account is.) A
+    platform admin, who sees every org anyway, is told which org holds it (``name_the_org``).
+    """
+    email = checked_email(email)
     name = checked_name(name)
-    if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise ValidationFailed.one("email", f"{email} is already a member")
+    holder = session.scalar(select(User.org_id).where(User.email == email))
+    if holder is not None:
+        raise _email_taken(email, holder if name_the_org else None)
     user = User(
         org_id=org_id,
         email=email,
@@ -182,8 +193,8 @@ def create_user(
     session.add(user)
     try:
         session.flush()
-    except IntegrityError as exc:
-        raise ValidationFailed.one("email", f"{email} is already a member") from exc
+    except IntegrityError as exc:  # added by another request at the same moment
+        raise _email_taken(email, None) from exc
     record(
         session,
         org_id=org_id,
@@ -193,6 +204,18 @@ def create_user(
         details={"role": role, "can_log_in": bool(password)},
     )
     return user
+
+
+def _email_taken(email: str, holder_org: int | None) -> ValidationFailed:
+    if holder_org is not None:
+        return ValidationFailed.one(
+            "email", f"{email} already belongs to a member of organization {holder_org}"
+        )
+    return ValidationFailed.one(
+        "email",
+        f"{email} already belongs to an account, and an address can belong to one account "
+        "only; use another address",
+    )
 
 
 def list_users(
@@ -214,7 +237,7 @@ def _account(session: DbSession, email: str) -> User | None:
     """The member who signs in as ``email`` (typed by anyone, so anything), or None. No
     stored email holds a control character, and PostgreSQL cannot compare text with NUL: such
     an email is simply no one's, without a query."""
-    email = email.strip().lower()
+    email = normalized_email(email)
     if control_problem(email):
         return None
     return session.scalar(select(User).where(User.email == email))

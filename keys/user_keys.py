@@ -28,6 +28,7 @@ from keys.validation import (
     MAX_NAME_LENGTH,
     email_problem,
     name_problem,
+    normalized_email,
     of_org,
     scopes_from_catalog,
 )
@@ -180,7 +181,7 @@ def _check_row(
     def fail(column: str, message: str) -> None:
         errors.append(FieldError(f"line {line}: {column}", message))
 
-    email = raw.get("email", "").strip().lower()
+    email = normalized_email(raw.get("email", ""))
     email_error = email_problem(email)
     if email_error is not None:
         fail("email", email_error)

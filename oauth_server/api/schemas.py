@@ -20,6 +20,7 @@ from keys.validation import (
     control_problem,
     email_problem,
     name_problem,
+    normalized_email,
 )
 
 
@@ -44,7 +45,8 @@ Name = Annotated[
 ]
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_lower=True, max_length=MAX_EMAIL_LENGTH),
+    StringConstraints(max_length=MAX_EMAIL_LENGTH),
+    AfterValidator(normalized_email),
     _rule(email_problem),
 ]
 Ms = Annotated[int, Field(description="milliseconds since the epoch")]
