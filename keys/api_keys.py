@@ -237,24 +237,13 @@ def rotate(
 ) -> KeyWithSecret:
     """A new secret under the same id, name, prefix and settings. The old secret keeps
     working for ``grace_period_seconds`` (0: it stops now), so callers can switch first.
-
-    The rotation replaces the secret that ``key`` held when the caller read it. If another
-    rotation replaced that one at the same moment, this one is refused (409) rather than
-    made on top: its caller would hand out a secret whose overlap keeps a secret nobody
-    holds, while the other caller's secret, already handed out, would stop working.
-    """
+    It replaces the secret the caller read: 409 if another rotation replaced that one at the
+    same moment (:func:`keys.client_secrets.hold_for_rotation`)."""
     if not 0 <= grace_period_seconds <= client_secrets.MAX_GRACE_SECONDS:
         raise ValidationFailed.one(
             "grace_period_seconds", "must be between 0 and 2592000 (30 days)"
         )
-    read = key.secret_hash
-    hold_and_reload(session, key, "API key")
-    if key.secret_hash != read:
-        raise Conflict(
-            f"{label(key)} was rotated by another request at the same moment, so this "
-            "rotation was not made. That rotation's secret was shown to whoever made it; "
-            "if you need a new secret of your own, rotate again."
-        )
+    client_secrets.hold_for_rotation(session, key, "API key", label(key))
     if key.revoked_at is not None:
         raise Conflict(f"{label(key)} is revoked; reactivate it before rotating.")
     if status_of(key) == "expired":

@@ -165,21 +165,14 @@ def rotate_secret(
 ) -> AppWithSecret:
     """A new client secret; the old one keeps working for ``grace_period_seconds``.
 
-    As :func:`keys.api_keys.rotate`: it replaces the secret the caller read, and is refused
-    (409) if another rotation replaced that secret at the same moment.
+    It replaces the secret the caller read: 409 if another rotation replaced that one at the
+    same moment (:func:`keys.client_secrets.hold_for_rotation`).
     """
     if not 0 <= grace_period_seconds <= client_secrets.MAX_GRACE_SECONDS:
         raise ValidationFailed.one(
             "grace_period_seconds", "must be between 0 and 2592000 (30 days)"
         )
-    read = app.secret_hash
-    hold_and_reload(session, app, "OAuth app")
-    if app.secret_hash != read:
-        raise Conflict(
-            f"The secret of OAuth app {app.client_id} was rotated by another request at the "
-            "same moment, so this rotation was not made. That rotation's secret was shown to "
-            "whoever made it; if you need a new secret of your own, rotate again."
-        )
+    client_secrets.hold_for_rotation(session, app, "OAuth app", f"OAuth app {app.client_id}")
     if app.revoked_at is not None:
         raise Conflict(f"OAuth app {app.client_id} is revoked; reactivate it before rotating.")
     secret = client_secrets.rotate(
