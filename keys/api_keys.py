@@ -10,24 +10,30 @@ the reach of an acting API key (:class:`keys.delegation.Delegation`); members pa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 
 from keys import client_secrets, state_cache
 from keys import format as fmt
 from keys.audit import Actor, Target, record, record_changes
-from keys.base import DbSession, now_ms
+from keys.base import DbSession
+from keys.clock import now_ms
 from keys.core import Core
 from keys.delegation import Delegation
 from keys.errors import Conflict, NotFound, ValidationFailed
+from keys.limits import KeyStatus
 from keys.models import ApiKey
 from keys.pagination import page
 from keys.row_lock import hold_and_reload
-from keys.validation import checked_name, of_org, scopes_from_catalog, team_of_org
+from keys.validation import (
+    check_grace_period,
+    checked_name,
+    of_org,
+    scopes_from_catalog,
+    team_of_org,
+)
 
-Status = Literal["active", "revoked", "expired"]
-STATUSES = ("active", "revoked", "expired", "all")
 TEMPORARY_NAME = "Docs playground (temp)"
 TEMPORARY_TTL_SECONDS = 3600
 #: Expired temporary keys are removed this long after their expiry, when the next is made.
@@ -40,7 +46,7 @@ class KeyWithSecret:
     plaintext: str
 
 
-def status_of(key: ApiKey, now: int | None = None) -> Status:
+def status_of(key: ApiKey, now: int | None = None) -> KeyStatus:
     if key.revoked_at is not None:
         return "revoked"
     if key.expires_at is not None and key.expires_at <= (now or now_ms()):
@@ -239,10 +245,7 @@ def rotate(
     working for ``grace_period_seconds`` (0: it stops now), so callers can switch first.
     It replaces the secret the caller read: 409 if another rotation replaced that one at the
     same moment (:func:`keys.client_secrets.hold_for_rotation`)."""
-    if not 0 <= grace_period_seconds <= client_secrets.MAX_GRACE_SECONDS:
-        raise ValidationFailed.one(
-            "grace_period_seconds", "must be between 0 and 2592000 (30 days)"
-        )
+    check_grace_period(grace_period_seconds)
     client_secrets.hold_for_rotation(session, key, "API key", label(key))
     if key.revoked_at is not None:
         raise Conflict(f"{label(key)} is revoked; reactivate it before rotating.")
