@@ -1,7 +1,7 @@
 """webhooks: endpoints, the outbox of events, deliveries, expiry notices, worker leases
 
 Revision ID: 718889e5792f
-Revises: 7c2d9e41a0b3
+Revises: 5e8b1c0d7a42
 Create Date: 2026-12-04 18:37:35.460706
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '718889e5792f'
-down_revision = '7c2d9e41a0b3'
+down_revision = '5e8b1c0d7a42'
 branch_labels = None
 depends_on = None
 

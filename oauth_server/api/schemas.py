@@ -30,7 +30,7 @@ from keys.limits import (
     TokenFormat,
 )
 from keys.models import ApiKey, ApiSession, OAuthApp, Org, ResourceServer, Team, User, UserKey
-from keys.validation import control_problem, email_problem, name_problem
+from keys.validation import control_problem, email_problem, name_problem, normalized_email
 from keys.webhooks.addresses import MAX_URL_LENGTH
 from keys.webhooks.catalog import MAX_EVENTS
 from keys.webhooks.endpoints import MAX_SECRET_LENGTH, ReceiverAuth, endpoint_item
@@ -58,7 +58,8 @@ Name = Annotated[
 ]
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_lower=True, max_length=MAX_EMAIL_LENGTH),
+    StringConstraints(max_length=MAX_EMAIL_LENGTH),
+    AfterValidator(normalized_email),
     _rule(email_problem),
 ]
 Ms = Annotated[int, Field(description="milliseconds since the epoch")]
