@@ -32,6 +32,8 @@ from keys.webhooks.schedule import TIMEOUT_SECONDS
 USER_AGENT = "Latchkey-Webhooks/1"
 #: A token is used until this long before its ``expires_in`` ends.
 TOKEN_MARGIN_SECONDS = 30
+#: How much of a receiver's answer is read (the rest is not wanted).
+MAX_ANSWER_BYTES = 64 * 1024
 #: Sessions (connection pools) kept per sender, one per (scheme, host, port, address).
 MAX_POOLS = 64
 
@@ -154,7 +156,11 @@ class Sender:
         response = self._session(pinned).post(
             url, headers=headers, timeout=self.timeout, allow_redirects=False, **kwargs
         )
-        response.close()  # the body is not read: only the status matters
+        if kwargs.get("stream"):
+            # Only the status matters; a short answer is read so the connection can be
+            # reused, a long one is cut off (and its connection closed).
+            response.raw.read(MAX_ANSWER_BYTES, decode_content=False)
+        response.close()
         return response
 
     # -- OAuth receivers -------------------------------------------------------------------

@@ -29,6 +29,8 @@ from keys.webhooks.sender import Outcome, Receiver, Sender
 
 log = logging.getLogger("latchkey.webhooks")
 
+MAX_ERROR_WAIT_SECONDS = 30.0
+
 
 @dataclass(frozen=True, slots=True)
 class WorkerSettings:
@@ -134,15 +136,23 @@ class DeliveryWorker:
         )
 
     def run_forever(self) -> None:
-        """Rounds until :meth:`stop`; an error (the database away) is logged and retried."""
+        """Rounds until :meth:`stop`. A failed round (the database away) is logged and tried
+        again, waiting twice as long each time up to :data:`MAX_ERROR_WAIT_SECONDS`, so an
+        outage is a few log lines, and delivery resumes by itself when it ends."""
+        failures = 0
         while not self._stop.is_set():
             try:
                 busy = self.run_once()
+                failures = 0
             except Exception:
-                log.exception("webhook worker round failed; retrying")
+                failures += 1
+                log.exception("webhook worker round failed (%d in a row); retrying", failures)
                 busy = 0
+            wait = self.settings.poll_seconds
+            if failures:
+                wait = min(MAX_ERROR_WAIT_SECONDS, wait * 2**failures)
             if not busy:
-                self._stop.wait(self.settings.poll_seconds)
+                self._stop.wait(wait)
         self._release()
 
     def _release(self) -> None:
