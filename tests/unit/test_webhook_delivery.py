@@ -434,3 +434,15 @@ def test_unknown_event_types_are_refused(hooks: Hooks) -> None:
     with pytest.raises(ValidationFailed) as refused:
         hooks.register(events=["api_key.created", "api_key.exploded"])
     assert [e.field for e in refused.value.errors] == ["events"]
+
+
+def test_a_token_is_used_until_30_seconds_before_it_expires() -> None:
+    from keys.webhooks.sender import TokenCache
+
+    now = [1000.0]
+    cache = TokenCache(clock=lambda: now[0])
+    cache.put(("endpoint",), "t1", expires_in=100)
+    now[0] += 69.9
+    assert cache.get(("endpoint",)) == "t1"
+    now[0] += 0.2  # 30 s before expires_in ends
+    assert cache.get(("endpoint",)) is None
