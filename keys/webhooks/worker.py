@@ -19,11 +19,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy.orm import Session
 
 from keys.clock import now_ms
 from keys.process import process_id
 from keys.webhooks import leases, queue, scheduler
+from keys.webhooks.models import WebhookEndpoint
 from keys.webhooks.secrets import Sealer, load
 from keys.webhooks.sender import Outcome, Receiver, Sender
 
@@ -103,13 +105,13 @@ class DeliveryWorker:
                     break
             return attempts
 
-    def _attempt(self, session: Session, item: queue.Claimed) -> None:
-        endpoint = item.endpoint
+    def _receiver(self, endpoint: WebhookEndpoint) -> Receiver:
+        """The endpoint with its secrets decrypted, for one attempt."""
         stored = load(self._sealer, endpoint)
         signing: tuple[str, ...] = (stored.signing,)
         if stored.previous_signing and (endpoint.previous_secret_expires_at or 0) > self._clock():
             signing += (stored.previous_signing,)
-        receiver = Receiver(
+        return Receiver(
             endpoint_id=endpoint.id,
             url=endpoint.url,
             auth_type=endpoint.auth_type,
@@ -120,11 +122,23 @@ class DeliveryWorker:
             scope=endpoint.scope,
             secret=stored.receiver,
         )
+
+    def _attempt(self, session: Session, item: queue.Claimed) -> None:
         try:
-            outcome = self.sender.send(receiver, item.msg_id, item.body, self._clock() // 1000)
-        except Exception:  # a bug must not stop the loop; the delivery is retried
-            log.exception("webhook attempt %s crashed", item.delivery_id)
-            outcome = Outcome(None, 0, "internal error while sending; retried")
+            receiver = self._receiver(item.endpoint)
+        except InvalidTag:
+            outcome = Outcome(
+                None,
+                0,
+                "the endpoint's secrets cannot be decrypted: LATCHKEY_PEPPER is not the one "
+                "they were stored under",
+            )
+        else:
+            try:
+                outcome = self.sender.send(receiver, item.msg_id, item.body, self._clock() // 1000)
+            except Exception:  # a bug must not stop the loop; the delivery is retried
+                log.exception("webhook attempt %s crashed", item.delivery_id)
+                outcome = Outcome(None, 0, "internal error while sending; retried")
         status = queue.finish(session, item, outcome, self._clock(), self._rng)
         log.info(
             "webhook delivery %s to endpoint %s: %s (%s, %d ms)",

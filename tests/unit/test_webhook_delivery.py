@@ -7,19 +7,24 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import requests
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
 from keys.errors import ValidationFailed
+from keys.keyring import KeyRing
 from keys.models import AuditEvent
 from keys.webhooks import endpoints, queue, schedule
 from keys.webhooks.endpoints import ReceiverAuth
 from keys.webhooks.models import WebhookEndpoint
+from keys.webhooks.worker import DeliveryWorker, WorkerSettings
 from tests.unit.conftest import Hooks
 
 URL = "https://hooks.example.com/latchkey"
@@ -446,3 +451,23 @@ def test_a_token_is_used_until_30_seconds_before_it_expires() -> None:
     assert cache.get(("endpoint",)) == "t1"
     now[0] += 0.2  # 30 s before expires_in ends
     assert cache.get(("endpoint",)) is None
+
+
+@pytest.mark.usefixtures("resolver")
+def test_secrets_sealed_under_another_pepper_fail_the_attempt_with_words(
+    hooks: Hooks, engine: Engine
+) -> None:
+    hooks.register()
+    hooks.make_key()
+    hooks.http.post(URL, status_code=200)
+    other = DeliveryWorker(
+        lambda: Session(engine, expire_on_commit=False),
+        KeyRing(kek=b"o" * 32, session_factory=lambda: Session(engine)),
+        WorkerSettings(),
+        clock=hooks.clock,
+        rng=random.Random(1),
+    )
+    assert other.run_once() == 1
+    [delivery] = hooks.deliveries()
+    assert hooks.http.call_count == 0 and delivery.status == "pending"
+    assert "LATCHKEY_PEPPER" in (delivery.last_error or "")
