@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -31,14 +32,15 @@ from werkzeug.formparser import parse_form_data
 
 from keys.freshness import StampNotWritten
 from oauth_server import throttle
-from oauth_server.console.security import HEADERS, STRICT_TRANSPORT_SECURITY
+from oauth_server.headers import security_headers
+from oauth_server.oauth.clients import looks_like_client_id
 from oauth_server.services import Services, bound
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from flask import Flask
 
-    from oauth_server.oauth.protocol import LatchkeyAuthorizationServer
+    from oauth_server.oauth.server import LatchkeyAuthorizationServer
 
 log = logging.getLogger("latchkey")
 
@@ -91,35 +93,18 @@ class FormPayload(OAuth2Payload):
 
 
 class WsgiOAuth2Request(OAuth2Request):
-    """Authlib's request, read straight from the WSGI environ.
+    """Authlib's request, read straight from the WSGI environ; ``uri`` is the endpoint's
+    public URL under the issuer (what the client addressed, behind any proxy)."""
 
-    Authlib's constructor refuses a plain-HTTP URL that is not loopback ("OAuth 2 MUST utilize
-    https"); Latchkey serves plain HTTP behind the operator's TLS-terminating proxy by design
-    (DESIGN.md, "Transport"), so transport security is the proxy's, and it is not checked here.
-    The constructor therefore sets what Authlib 1.9's sets, without calling it.
-    """
-
-    def __init__(self, environ: WSGIEnvironment, form: MultiDict[str, str]) -> None:
-        self.method = environ["REQUEST_METHOD"]
-        self.uri = environ.get("PATH_INFO", "")
-        self.headers = EnvironHeaders(environ)
-        self._body = None
+    def __init__(self, environ: WSGIEnvironment, uri: str, form: MultiDict[str, str]) -> None:
+        super().__init__(environ["REQUEST_METHOD"], uri, headers=EnvironHeaders(environ))
         self._form = form
         self.payload = FormPayload(form)
         #: The client's address (ProxyFix has already applied ``LATCHKEY_PROXY_HOPS``).
         self.remote_addr: str | None = environ.get("REMOTE_ADDR")
         #: RFC 6749 §2.3.1 client ID and secret from ``Authorization: Basic``, decoded once
         #: for the throttle and client authentication both.
-        self.basic_credentials: tuple[str | None, str | None] = extract_basic_authorization(
-            self.headers
-        )
-        self.client = None
-        self.auth_method = None
-        self.user = None
-        self.authorization_code = None
-        self.refresh_token = None
-        self.credential = None
-        self._scope = None
+        self.basic_credentials = basic_credentials(self.headers)
 
     @property
     def args(self) -> MultiDict[str, str]:
@@ -128,6 +113,29 @@ class WsgiOAuth2Request(OAuth2Request):
     @property
     def form(self) -> MultiDict[str, str]:
         return self._form
+
+
+def basic_credentials(headers: EnvironHeaders) -> tuple[str | None, str | None]:
+    """RFC 6749 §2.3.1's HTTP Basic client ID and secret, as Authlib reads them, or
+    ``(None, None)``. Credentials whose decoded bytes are not UTF-8 are nobody's (every
+    client ID and secret of ours is ASCII): a failed authentication, not a server error."""
+    try:
+        return extract_basic_authorization(headers)  # type: ignore[no-any-return]
+    except UnicodeDecodeError:
+        return None, None
+
+
+def leave_transport_to_the_proxy() -> None:
+    """Authlib's request refuses a URL that is neither ``https://`` nor loopback ("OAuth 2
+    MUST utilize https") unless its documented switch ``AUTHLIB_INSECURE_TRANSPORT`` is set.
+
+    Latchkey never sees TLS: it serves plain HTTP behind the operator's TLS-terminating proxy
+    or on loopback, and an ``http://`` issuer works as is (DESIGN.md, "Transport"), so
+    Authlib's check of the URL it is handed could only refuse deployments that are right.
+    The switch is set for the process (unless the operator set it): with it, the check is one
+    environment read, where parsing the URL and its address on every request cost four times
+    what building the rest of the request does. Authlib is used by nothing else here."""
+    os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
 
 
 class OAuthEndpoints:
@@ -142,10 +150,10 @@ class OAuthEndpoints:
         self._max_content_length: int | None = flask_app.config["MAX_CONTENT_LENGTH"]
         self._issuer: str = flask_app.config["LATCHKEY_ISSUER"]
         self._services: Services = flask_app.extensions["latchkey"]
-        headers = list(HEADERS.items())
-        if self._issuer.startswith("https://"):
-            headers.append(("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY))
-        self._security_headers = tuple(headers)
+        self._security_headers = tuple(security_headers(self._issuer))
+        #: Each endpoint's public URL, the ``uri`` of its Authlib requests.
+        self._urls = {endpoint: self._issuer + path for path, endpoint in ENDPOINTS.items()}
+        leave_transport_to_the_proxy()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         endpoint = ENDPOINTS.get(environ.get("PATH_INFO", ""))
@@ -174,9 +182,9 @@ class OAuthEndpoints:
             form = self._form(environ)
         except HTTPException as error:  # 413: a body over MAX_CONTENT_LENGTH
             return _error(error.code or 400, "invalid_request", error.description or error.name)
-        request = WsgiOAuth2Request(environ, form)
+        request = WsgiOAuth2Request(environ, self._urls[endpoint], form)
         try:
-            return self._throttled(endpoint, request)
+            return self._answer(endpoint, request)
         except StampNotWritten:  # a revocation (or a throttle lock) saved, not announced
             log.error("change on POST %s saved but not announced: Redis unreachable", endpoint)
             return _error(
@@ -209,28 +217,38 @@ class OAuthEndpoints:
         _, form, _ = parse_form_data(environ, max_content_length=self._max_content_length)
         return Form(form)
 
-    def _throttled(self, endpoint: str, request: WsgiOAuth2Request) -> tuple[int, Any, Headers]:
-        """20 failed client authentications a minute per client ID and per IP (DESIGN.md);
-        past that, 429 with ``Retry-After`` until the window resets."""
-        client_id = request.basic_credentials[0] or request.form.get("client_id")
-        # Namespaced by issuer, as the sign-in limits are: deployments may share one Redis.
-        keys = (f"{self._issuer} ip:{request.remote_addr}", f"{self._issuer} client:{client_id}")
-        exhausted = throttle.check(CLIENT_AUTH_LIMIT, *keys)
-        if exhausted:
-            return _error(
-                429,
-                "temporarily_unavailable",
-                "Too many failed client authentications; retry later.",
-                [("Retry-After", str(exhausted.retry_after))],
-            )
+    def _answer(self, endpoint: str, request: WsgiOAuth2Request) -> tuple[int, Any, Headers]:
+        """Authlib's answer; a failed client authentication (401) past 20 a minute from the
+        source address, or from it for the same client ID (DESIGN.md, "Limits"), becomes a
+        429 with ``Retry-After`` until the window resets.
+
+        Only failures are refused: a correct secret authenticates whatever others sent. A
+        client ID is not a secret, so a lock on it alone would let anyone who knows one
+        switch that app or resource server off; the address is in every key, so failures
+        from elsewhere cannot lock a client out of its own address."""
         server = self._server
         if endpoint == "token":
             status, body, headers = server.create_token_response(request)
         else:
             status, body, headers = server.create_endpoint_response(endpoint, request)
-        if status == 401:
-            throttle.count_failure(CLIENT_AUTH_LIMIT, *keys)
-        return status, body, headers
+        if status != 401:
+            return status, body, headers
+        client_id = request.basic_credentials[0] or request.form.get("client_id") or ""
+        if not looks_like_client_id(client_id):
+            client_id = "(none)"  # no key of unbounded, attacker-chosen text
+        # Namespaced by issuer, as the sign-in limits are: deployments may share one Redis.
+        address = f"{self._issuer} ip:{request.remote_addr}"
+        exhausted = throttle.refuse_failure(
+            CLIENT_AUTH_LIMIT, address, f"{address} client:{client_id}"
+        )
+        if exhausted is None:
+            return status, body, headers
+        return _error(
+            429,
+            "temporarily_unavailable",
+            "Too many failed client authentications from this address; retry later.",
+            [("Retry-After", str(exhausted.retry_after))],
+        )
 
 
 def _error(

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keys import apps, directory
+from keys import apps, directory, sessions
 from keys.audit import Actor
 from keys.core import Core
 from keys.errors import Conflict, NotFound, ValidationFailed
@@ -196,14 +196,14 @@ def test_a_member_with_a_password_signs_in_and_one_without_cannot(
     grace = _add(session, actor, org, "  Grace@Example.com ", PASSWORD)
     assert grace.email == "grace@example.com"
     assert PASSWORD not in repr([getattr(grace, c.key) for c in grace.__table__.columns])
-    assert directory.authenticate_password(session, "GRACE@example.com", PASSWORD) is grace
-    assert directory.authenticate_password(session, "grace@example.com", "wrong") is None
-    assert directory.authenticate_password(session, "nobody@example.com", PASSWORD) is None
-    assert directory.authenticate_password(session, "grace\x00@example.com", PASSWORD) is None
+    assert sessions.authenticate_password(session, "GRACE@example.com", PASSWORD) is grace
+    assert sessions.authenticate_password(session, "grace@example.com", "wrong") is None
+    assert sessions.authenticate_password(session, "nobody@example.com", PASSWORD) is None
+    assert sessions.authenticate_password(session, "grace\x00@example.com", PASSWORD) is None
 
     ghost = _add(session, actor, org, "ghost@example.com", None)
-    assert directory.authenticate_password(session, ghost.email, "") is None
-    assert directory.authenticate_password(session, ghost.email, PASSWORD) is None
+    assert sessions.authenticate_password(session, ghost.email, "") is None
+    assert sessions.authenticate_password(session, ghost.email, PASSWORD) is None
     assert [e.details for e in _events(session, "user.created")] == [
         {"role": "developer", "can_log_in": True},
         {"role": "developer", "can_log_in": False},
@@ -241,6 +241,19 @@ def test_a_bad_member_name_is_refused_by_field(
     session.rollback()
     assert [e.field for e in caught.value.errors] == ["name"]
     assert session.scalars(select(User).where(User.email == "ann@example.com")).all() == []
+
+
+@pytest.mark.parametrize("password", ["short", "x" * 11, "x" * 1025])
+def test_a_password_out_of_bounds_is_refused_by_field(
+    session: Session, actor: Actor, org: Org, password: str
+) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        _add(session, actor, org, "ann@example.com", password)
+    session.rollback()
+    assert [e.field for e in caught.value.errors] == ["password"]
+    assert "12" in caught.value.message
+    assert session.scalars(select(User).where(User.email == "ann@example.com")).all() == []
+    assert _events(session, "user.created") == []
 
 
 def test_members_are_listed_per_org_newest_first(

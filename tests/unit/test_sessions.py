@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keys import directory as sessions
+from keys import directory, sessions
 from keys.audit import Actor
 from keys.core import Core
 from keys.models import ApiSession, AuditEvent, Org, User
@@ -20,7 +20,7 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture
 def grace(session: Session, actor: Actor, org: Org) -> User:
-    user = sessions.create_user(
+    user = directory.create_user(
         session,
         actor=actor,
         org_id=org.id,

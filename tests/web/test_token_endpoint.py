@@ -401,3 +401,28 @@ def test_reactivation_does_not_revive_a_rotated_out_secret(
     # Asked again and again: no match remembered before the revoke lets it back in.
     assert [token_request(server, auth=old).status_code for _ in range(4)] == [401] * 4
     assert issue(server, {"client_id": app["client_id"], "client_secret": rotated["client_secret"]})
+
+
+@pytest.mark.parametrize("path", ["/oauth/token", "/oauth/introspect", "/oauth/revoke"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "é:secret".encode("latin-1"),  # latin-1, not UTF-8
+        b"\xff\xfe\xfa:\xc3(",  # invalid UTF-8
+        b"lkci_\x00abc:secret",  # a NUL in the client ID
+        b"\xc0\xaf" * 2000 + b":x",  # overlong encodings, and long
+    ],
+    ids=["latin-1", "invalid-utf-8", "nul", "overlong"],
+)
+def test_basic_credentials_that_are_not_utf8_are_a_failed_authentication(
+    server: WebServer, path: str, raw: bytes
+) -> None:
+    """RFC 6749 §2.3.1: whatever the bytes of the Basic header, a bad credential is 401
+    ``invalid_client`` (never a server error)."""
+    r = transport.post(
+        f"{server.url}{path}",
+        data={"grant_type": "client_credentials", "token": "x" * 24},
+        headers={"Authorization": "Basic " + base64.b64encode(raw).decode()},
+        timeout=10,
+    )
+    assert_error(r, 401, "invalid_client")
