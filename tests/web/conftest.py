@@ -33,9 +33,11 @@ def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[W
             "LATCHKEY_LOGIN_IP_LIMIT": "10000 per 15 minutes",
         },
     )
-    web.start()
-    yield web
-    web.close()
+    try:
+        web.start()
+        yield web
+    finally:
+        web.close()  # also after a failed start: its PostgreSQL database is dropped
 
 
 @pytest.fixture
