@@ -1,4 +1,5 @@
-"""Credential strings the tests make up: legacy tokens, and near misses of real keys."""
+"""Strings the tests make up: legacy tokens, near misses of real keys and tokens, and
+look-alike text."""
 
 from __future__ import annotations
 
@@ -22,3 +23,16 @@ def with_wrong_secret(key: str) -> str:
     can tell it apart."""
     body = changed(key[: -fmt.CHECKSUM_LENGTH], len(key) - fmt.CHECKSUM_LENGTH - 10)
     return body + fmt.checksum(body)
+
+
+def fullwidth(text: str) -> str:
+    """``text`` in fullwidth forms (U+FF01 to U+FF5E), which look alike and NFKC undoes."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+def tampered(token: str) -> str:
+    """The token with one character of its last segment (sealed claims / signature) changed.
+    A middle character, so that the change is never lost in base64's padding bits."""
+    start = token.rfind(".") + 1
+    i = start + (len(token) - start) // 2
+    return token[:i] + ("A" if token[i] != "A" else "B") + token[i + 1 :]

@@ -81,3 +81,14 @@ def inactive_everywhere(server: Any, rs: dict[str, Any], token: str, **extra: st
     """Exactly ``{"active": false}``, asked ten times: on a live server, of each worker."""
     for _ in range(10):
         assert introspect(server, rs, token, **extra) == {"active": False}
+
+
+def revoke(server: Any, app: dict[str, Any], token: str) -> None:
+    """RFC 7009 revocation of ``token`` by its ``app``; the call must succeed."""
+    r = transport.post(
+        f"{server.url}/oauth/revoke",
+        data={"token": token},
+        auth=(app["client_id"], app["client_secret"]),
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text

@@ -254,9 +254,10 @@ def test_rotation_with_an_overlap_keeps_the_old_secret_until_it_ends(
     (first_rotation, second_rotation) = session.scalars(
         select(AuditEvent).where(AuditEvent.action == "app.rotated").order_by(AuditEvent.id)
     )
+    # Each names the overlap and the new secret's hint (what the console shows), never more.
     assert (first_rotation.details, second_rotation.details) == (
-        {"grace_period_seconds": 3600},
-        {"grace_period_seconds": 0},
+        {"grace_period_seconds": 3600, "hint": rotated.client_secret[-4:]},
+        {"grace_period_seconds": 0, "hint": third.client_secret[-4:]},
     )
     assert rotated.client_secret not in repr(first_rotation.details)
 

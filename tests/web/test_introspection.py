@@ -12,6 +12,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from tests.api import Api
+from tests.credentials import tampered
 from tests.oauth_calls import introspect, introspect_response, issue
 from tests.web.server import WebServer
 
@@ -32,14 +33,6 @@ ACTIVE_FIELDS = {
     "key_prefix",
     "name",
 }
-
-
-def tampered(token: str) -> str:
-    """The token with one character of its last segment (sealed claims / signature) changed.
-    A middle character, so that the change is never lost in base64's padding bits."""
-    start = token.rfind(".") + 1
-    i = start + (len(token) - start) // 2
-    return token[:i] + ("A" if token[i] != "A" else "B") + token[i + 1 :]
 
 
 def b64(data: dict[str, Any]) -> str:
