@@ -26,12 +26,14 @@ from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 
 from keys import directory
+from keys.format import display_prefix
 from keys.models import ApiSession, User
 from oauth_server import signin
 from oauth_server.console import bp
 from oauth_server.console.forms import LoginForm, SignOutForm
 from oauth_server.console.guards import signed_in
 from oauth_server.extensions import db, login_manager
+from oauth_server.request_log import note_credential
 from oauth_server.services import services
 
 HOME = "console.api_access"
@@ -58,6 +60,8 @@ def load_user(user_id: str) -> ConsoleUser | None:
     row = directory.live_session(db.session, int(session_id), int(member))
     if row is None or row.user.password_hash is None:
         return None
+    prefix = display_prefix(services().core.prefixes.session_token, row.public_id)
+    note_credential(request.environ, prefix)
     return ConsoleUser(row.user, row)
 
 
