@@ -66,7 +66,7 @@ def measure(count: int = COUNT) -> tuple[float, int, int]:
 
     from oauth_server import create_app
     from oauth_server.extensions import db
-    from oauth_server.oauth.protocol import LatchkeyIntrospectionEndpoint
+    from oauth_server.oauth.introspection import LatchkeyIntrospectionEndpoint
 
     app = create_app({"LATCHKEY_INSTANCE_PATH": instance, "LATCHKEY_ADMIN_EMAIL": None})
     with app.app_context():

@@ -35,7 +35,8 @@ from joserfc.errors import JoseError
 from joserfc.jws import JWSRegistry
 
 from keys.hashing import fingerprint
-from keys.keyring import JWT_SIGNING_ALGS, SEAL, SIGNING_USES, KeyRing
+from keys.keyring import SEAL, SIGNING_USES, KeyRing
+from keys.limits import DEFAULT_SIGNING_ALG, SIGNING_ALGS
 from keys.state_cache import StateCache, View
 
 _OPAQUE_VERSION = 1
@@ -103,7 +104,7 @@ class AccessTokenCodec:
         )
 
     def encode(
-        self, claims: AccessTokenClaims, token_format: str, signing_alg: str = "RS256"
+        self, claims: AccessTokenClaims, token_format: str, signing_alg: str = DEFAULT_SIGNING_ALG
     ) -> str:
         """The token: sealed (``opaque``), or a JWT signed with ``signing_alg``."""
         if token_format == "jwt":
@@ -221,7 +222,7 @@ class AccessTokenCodec:
             return key.jwk
 
         try:
-            decoded = jwt.decode(token, find_key, algorithms=JWT_SIGNING_ALGS)
+            decoded = jwt.decode(token, find_key, algorithms=list(SIGNING_ALGS))
             if decoded.header.get("typ", "").lower() not in ("at+jwt", "application/at+jwt"):
                 return None
             c = decoded.claims

@@ -10,23 +10,29 @@ the reach of an acting API key (:class:`keys.delegation.Delegation`); members pa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 
 from keys import client_secrets, state_cache
 from keys import format as fmt
 from keys.audit import Actor, Target, record, record_changes
-from keys.base import DbSession, now_ms
+from keys.base import DbSession
+from keys.clock import now_ms
 from keys.core import Core
 from keys.delegation import Delegation
 from keys.errors import Conflict, ValidationFailed
+from keys.limits import KeyStatus
 from keys.models import ApiKey
 from keys.pagination import page
-from keys.validation import checked_name, of_org, scopes_from_catalog, team_of_org
+from keys.validation import (
+    check_grace_period,
+    checked_name,
+    of_org,
+    scopes_from_catalog,
+    team_of_org,
+)
 
-Status = Literal["active", "revoked", "expired"]
-STATUSES = ("active", "revoked", "expired", "all")
 TEMPORARY_NAME = "Docs playground (temp)"
 TEMPORARY_TTL_SECONDS = 3600
 #: Expired temporary keys are removed this long after their expiry, when the next is made.
@@ -39,7 +45,7 @@ class KeyWithSecret:
     plaintext: str
 
 
-def status_of(key: ApiKey, now: int | None = None) -> Status:
+def status_of(key: ApiKey, now: int | None = None) -> KeyStatus:
     if key.revoked_at is not None:
         return "revoked"
     if key.expires_at is not None and key.expires_at <= (now or now_ms()):
@@ -230,10 +236,7 @@ def rotate(
 ) -> KeyWithSecret:
     """A new secret under the same id, name, prefix and settings. The old secret keeps
     working for ``grace_period_seconds`` (0: it stops now), so callers can switch first."""
-    if not 0 <= grace_period_seconds <= client_secrets.MAX_GRACE_SECONDS:
-        raise ValidationFailed.one(
-            "grace_period_seconds", "must be between 0 and 2592000 (30 days)"
-        )
+    check_grace_period(grace_period_seconds)
     if key.revoked_at is not None:
         raise Conflict(f"{label(key)} is revoked; reactivate it before rotating.")
     if status_of(key) == "expired":

@@ -15,17 +15,26 @@ from sqlalchemy import select
 from keys import client_secrets, state_cache
 from keys import format as fmt
 from keys.audit import Actor, Target, record, record_changes
-from keys.base import DbSession, fresh_second_after, now_ms
+from keys.base import DbSession
+from keys.clock import fresh_second_after, now_ms
 from keys.core import Core
 from keys.errors import Conflict, ValidationFailed
-from keys.keyring import JWT_SIGNING_ALGS
+from keys.limits import (
+    DEFAULT_SIGNING_ALG,
+    DEFAULT_TOKEN_TTL_SECONDS,
+    MAX_TOKEN_TTL_SECONDS,
+    MIN_TOKEN_TTL_SECONDS,
+    SIGNING_ALGS,
+)
 from keys.models import OAuthApp
 from keys.pagination import page
-from keys.validation import checked_name, of_org, scopes_from_catalog, team_of_org
-
-MIN_TTL_SECONDS = 60
-MAX_TTL_SECONDS = 24 * 3600
-DEFAULT_TTL_SECONDS = 900
+from keys.validation import (
+    check_grace_period,
+    checked_name,
+    of_org,
+    scopes_from_catalog,
+    team_of_org,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,18 +48,16 @@ def _target(app: OAuthApp) -> Target:
 
 
 def _check_ttl(ttl: int) -> None:
-    if not MIN_TTL_SECONDS <= ttl <= MAX_TTL_SECONDS:
+    if not MIN_TOKEN_TTL_SECONDS <= ttl <= MAX_TOKEN_TTL_SECONDS:
         raise ValidationFailed.one(
             "token_ttl_seconds",
-            f"must be between {MIN_TTL_SECONDS} and {MAX_TTL_SECONDS} seconds",
+            f"must be between {MIN_TOKEN_TTL_SECONDS} and {MAX_TOKEN_TTL_SECONDS} seconds",
         )
 
 
 def _check_signing_alg(alg: str) -> None:
-    if alg not in JWT_SIGNING_ALGS:
-        raise ValidationFailed.one(
-            "jwt_signing_alg", f"must be one of {', '.join(JWT_SIGNING_ALGS)}"
-        )
+    if alg not in SIGNING_ALGS:
+        raise ValidationFailed.one("jwt_signing_alg", f"must be one of {', '.join(SIGNING_ALGS)}")
 
 
 def create(
@@ -63,9 +70,9 @@ def create(
     name: str,
     scopes: list[str],
     team_id: int | None,
-    token_ttl_seconds: int = DEFAULT_TTL_SECONDS,
+    token_ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS,
     token_format: str = "opaque",  # noqa: S107 - a format name, not a secret
-    jwt_signing_alg: str = "RS256",
+    jwt_signing_alg: str = DEFAULT_SIGNING_ALG,
 ) -> AppWithSecret:
     name = checked_name(name)
     scope_string = scopes_from_catalog(scopes, core.scope_catalog)
@@ -130,7 +137,9 @@ def list_page(
 def update(
     session: DbSession, core: Core, app: OAuthApp, actor: Actor, changes: dict[str, Any]
 ) -> OAuthApp:
-    """Apply the fields present in ``changes``; new tokens follow, issued ones keep theirs."""
+    """Apply the fields present in ``changes``. Live tokens follow at once, as API keys do
+    (:func:`keys.token_state.token_state`): a scope taken away leaves their scope, and
+    binding the app to a team ends its tokens for other teams or all teams."""
     before = {k: getattr(app, k) for k in changes}
     if "name" in changes:
         app.name = checked_name(changes["name"])
@@ -161,10 +170,7 @@ def update(
 def rotate_secret(
     session: DbSession, core: Core, app: OAuthApp, actor: Actor, grace_period_seconds: int
 ) -> AppWithSecret:
-    if not 0 <= grace_period_seconds <= client_secrets.MAX_GRACE_SECONDS:
-        raise ValidationFailed.one(
-            "grace_period_seconds", "must be between 0 and 2592000 (30 days)"
-        )
+    check_grace_period(grace_period_seconds)
     if app.revoked_at is not None:
         raise Conflict(f"OAuth app {app.client_id} is revoked; reactivate it before rotating.")
     secret = client_secrets.rotate(

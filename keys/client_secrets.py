@@ -14,10 +14,9 @@ from __future__ import annotations
 from typing import Protocol
 
 from keys import format as fmt
-from keys.base import now_ms
+from keys.clock import now_ms
 from keys.hashing import SecretHasher
 
-MAX_GRACE_SECONDS = 30 * 24 * 3600
 #: :func:`valid_until` of a current secret: it ends only by a change (a rotation, a revoke).
 FOREVER = 2**63 - 1
 
@@ -90,13 +89,9 @@ def matching_until(
     return None
 
 
-def public_id_of(client_id: str) -> str:
-    return client_id.partition("_")[2]
-
-
 def issue(client: HasClientSecret, hasher: SecretHasher, kind: str) -> str:
     """Give ``client`` a new secret (replacing any) and return its plaintext, once."""
-    new = fmt.generate(kind, public_id_of(client.client_id))
+    new = fmt.generate(kind, fmt.public_id_of(client.client_id))
     client.secret_prefix = new.display_prefix
     client.secret_hint = new.hint
     client.secret_hash = hasher.digest(new.plaintext)
@@ -117,7 +112,7 @@ def valid_until(
         parsed = fmt.parse(candidate, kind)
     except fmt.MalformedCredential:
         return None
-    if parsed.public_id != public_id_of(client.client_id):
+    if parsed.public_id != fmt.public_id_of(client.client_id):
         return None
     return matching_until(
         hasher,

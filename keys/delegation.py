@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from keys.base import utc_text
+from keys.clock import utc_text
 from keys.errors import Forbidden
 
 KEYS_WRITE = "keys:write"

@@ -18,7 +18,8 @@ from __future__ import annotations
 import secrets
 import string
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 _BASE62_SET = frozenset(BASE62)
@@ -128,9 +129,26 @@ def is_public_id(value: str) -> bool:
     return len(value) == PUBLIC_ID_LENGTH and _BASE62_SET.issuperset(value)
 
 
+def public_id_of(identifier: str) -> str:
+    """The public id of a client ID (``<kind>_<public id>``), which its secrets share."""
+    return identifier.partition("_")[2]
+
+
 def _check_kind(kind: str) -> None:
     if not kind or "_" in kind or not _BASE62_SET.issuperset(kind):
         raise ValueError(f"kind prefix {kind!r} must be non-empty base62 without '_'")
+
+
+#: The kinds of string Latchkey issues (the fields of :class:`KindPrefixes`).
+Kind = Literal[
+    "api_key",
+    "client_secret",
+    "access_token",
+    "session_token",
+    "app_client_id",
+    "resource_server_client_id",
+    "user_key",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,20 +168,23 @@ class KindPrefixes:
     app_client_id: str
     resource_server_client_id: str
     user_key: str
+    _kinds: dict[str, Kind] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        kinds = {getattr(self, kind): kind for kind in get_args(Kind)}
+        object.__setattr__(self, "_kinds", kinds)
+
+    def kind_of(self, candidate: str) -> Kind | None:
+        """Which kind ``candidate`` claims to be by its prefix (``"api_key"``,
+        ``"session_token"``, ...), well-formed or not; None for a string with none of these
+        prefixes (a legacy token, or garbage). The one place a kind prefix is split off."""
+        head, sep, _ = candidate.partition("_")
+        return self._kinds.get(head) if sep else None
 
     def is_ours(self, candidate: str) -> bool:
         """Whether ``candidate`` starts with one of these kinds and ``_``: a string of ours,
         never a legacy token."""
-        head, sep, _ = candidate.partition("_")
-        return bool(sep) and head in (
-            self.api_key,
-            self.client_secret,
-            self.access_token,
-            self.session_token,
-            self.app_client_id,
-            self.resource_server_client_id,
-            self.user_key,
-        )
+        return self.kind_of(candidate) is not None
 
     @classmethod
     def from_brand(cls, brand: str) -> KindPrefixes:

@@ -29,19 +29,18 @@ from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from keys.base import now_ms
+from keys.clock import now_ms
 from keys.freshness import Stamp
+from keys.limits import MAX_TOKEN_TTL_SECONDS
 from keys.models import CryptoKey
 
 SEAL = "seal"
 SIGN = "sign"  # RS256; the name is the one the first keys were stored under
 SIGN_EC = "sign-ec"
 SEAL_ALG = "A256GCM"
-#: JWS algorithm → the key use that signs with it.
-SIGNING_USES = {"RS256": SIGN, "ES256": SIGN_EC}
-JWT_SIGNING_ALGS = tuple(SIGNING_USES)
+#: JWS algorithm (one of :data:`keys.limits.SIGNING_ALGS`) → the key use that signs with it.
+SIGNING_USES: dict[str, str] = {"RS256": SIGN, "ES256": SIGN_EC}
 ALGS = {SEAL: SEAL_ALG, **{use: alg for alg, use in SIGNING_USES.items()}}
-MAX_TOKEN_TTL_SECONDS = 24 * 3600
 #: HKDF purpose of the key-encryption key derived from the pepper.
 KEK_PURPOSE = "latchkey key-encryption v1"
 KID_MAX_LENGTH = 32  # the ``crypto_keys.kid`` column

@@ -27,12 +27,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from keys.base import Base, now_ms
+from keys.base import Base
+from keys.clock import now_ms
+from keys.limits import DEFAULT_SIGNING_ALG, DEFAULT_TOKEN_TTL_SECONDS
 
 _AUTOINCREMENT = {"sqlite_autoincrement": True}
-
-ROLES = ("admin", "developer", "member")
-TOKEN_FORMATS = ("opaque", "jwt")
 
 
 class Org(Base):
@@ -115,10 +114,12 @@ class OAuthApp(Base):
     previous_secret_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     previous_secret_expires_at: Mapped[int | None] = mapped_column(BigInteger, default=None)
     scopes: Mapped[str] = mapped_column(Text, default="")
-    token_ttl_seconds: Mapped[int] = mapped_column(Integer, default=900)
+    token_ttl_seconds: Mapped[int] = mapped_column(Integer, default=DEFAULT_TOKEN_TTL_SECONDS)
     token_format: Mapped[str] = mapped_column(String(16), default="opaque")
-    # The JWS algorithm of its JWT access tokens: "RS256" (RFC 9068's baseline) or "ES256".
-    jwt_signing_alg: Mapped[str] = mapped_column(String(8), default="RS256", server_default="RS256")
+    # The JWS algorithm of its JWT access tokens (keys.limits.SIGNING_ALGS).
+    jwt_signing_alg: Mapped[str] = mapped_column(
+        String(8), default=DEFAULT_SIGNING_ALG, server_default=DEFAULT_SIGNING_ALG
+    )
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
     created_by: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), default=None

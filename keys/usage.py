@@ -24,8 +24,9 @@ from sqlalchemy import Table, bindparam, case, or_, update
 from sqlalchemy.orm import Session
 
 from keys import state_cache
-from keys.base import now_ms, process_id
+from keys.clock import now_ms
 from keys.models import ApiKey, UserKey
+from keys.process import process_id
 from keys.verification import KeyKind
 
 log = logging.getLogger("latchkey.usage")

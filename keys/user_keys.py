@@ -12,24 +12,27 @@ import csv
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO, Literal
+from typing import IO
 
 from sqlalchemy import select
 
 from keys import api_keys, directory, state_cache
 from keys import format as fmt
 from keys.audit import Actor, Target, record
-from keys.base import DbSession, now_ms
+from keys.base import DbSession
+from keys.clock import now_ms
 from keys.core import Core
 from keys.errors import FieldError, NotFound, ValidationFailed
-from keys.models import Team, User, UserKey
+from keys.limits import MAX_NAME_LENGTH, Status
+from keys.models import User, UserKey
 from keys.pagination import page
 from keys.validation import (
-    MAX_NAME_LENGTH,
     email_problem,
     name_problem,
     of_org,
+    parse_record_id,
     scopes_from_catalog,
+    team_in_org,
 )
 
 COLUMNS = ("email", "name", "token", "created_at", "scopes")
@@ -42,7 +45,7 @@ def _target(key: UserKey) -> Target:
     return Target(type="user_key", id=key.id, name=key.name, prefix=key.prefix)
 
 
-def status_of(key: UserKey) -> Literal["active", "revoked"]:
+def status_of(key: UserKey) -> Status:
     return "revoked" if key.revoked_at is not None else "active"
 
 
@@ -203,15 +206,10 @@ def _check_row(
         scopes = scopes_from_catalog(raw.get("scopes", "").split(), core.scope_catalog)
     except ValidationFailed as exc:
         fail("scopes", exc.errors[0].message)
-    team_id: int | None = None
     raw_team = raw.get("team_id", "").strip()
-    if raw_team:
-        numeric = raw_team.isascii() and raw_team.isdigit() and int(raw_team) < 2**31
-        team = session.get(Team, int(raw_team)) if numeric else None
-        if team is None or team.org_id != org_id:
-            fail("team_id", f"no team {raw_team} in organization {org_id}")
-        else:
-            team_id = team.id
+    team_id = parse_record_id(raw_team) if raw_team else None
+    if raw_team and (team_id is None or not team_in_org(session, org_id, team_id)):
+        fail("team_id", f"no team {raw_team} in organization {org_id}")
     if errors:
         return None, errors
     return _Row(line, email, name, token, created_at, scopes, team_id), []

@@ -1,5 +1,5 @@
 """Rules shared by the lifecycle services: names and emails people type, scopes from the
-catalog, teams of the same org."""
+catalog, teams of the same org, record ids written as text."""
 
 from __future__ import annotations
 
@@ -11,12 +11,10 @@ from sqlalchemy import select
 
 from keys.base import DbSession
 from keys.errors import NotFound, ValidationFailed
+from keys.limits import MAX_EMAIL_LENGTH, MAX_GRACE_SECONDS, MAX_NAME_LENGTH, MAX_RECORD_ID
 from keys.models import Team
 
 T = TypeVar("T")
-
-MAX_NAME_LENGTH = 100
-MAX_EMAIL_LENGTH = 254
 
 
 def control_problem(value: str) -> str | None:
@@ -81,11 +79,14 @@ def team_of_org(
     session: DbSession, org_id: int, team_id: int | None, field: str = "team_id"
 ) -> None:
     """A team id must name a team of this org; ``None`` means all teams."""
-    if team_id is None:
-        return
-    found = session.scalar(select(Team.id).where(Team.id == team_id, Team.org_id == org_id))
-    if found is None:
+    if team_id is not None and not team_in_org(session, org_id, team_id):
         raise ValidationFailed.one(field, f"no team {team_id} in this organization")
+
+
+def team_in_org(session: DbSession, org_id: int, team_id: int) -> bool:
+    """Whether team ``team_id`` exists and belongs to this org (another org's is none)."""
+    found = session.scalar(select(Team.id).where(Team.id == team_id, Team.org_id == org_id))
+    return found is not None
 
 
 def of_org(session: DbSession, model: type[T], org_id: int, record_id: int, what: str) -> T:
@@ -96,3 +97,23 @@ def of_org(session: DbSession, model: type[T], org_id: int, record_id: int, what
     if found is None:
         raise NotFound(f"No {what} {record_id} in this organization.")
     return found
+
+
+def parse_record_id(raw: str) -> int | None:
+    """A record id written as text (a form field, a CSV cell, a token request's ``team``),
+    or None when it cannot name a record: ASCII digits only (``str.isdigit`` also accepts
+    superscripts and other scripts' digits, which ``int`` refuses or reads as another
+    number), 1 to :data:`~keys.limits.MAX_RECORD_ID`."""
+    if not (raw.isascii() and raw.isdigit()):
+        return None
+    value = int(raw)
+    return value if 1 <= value <= MAX_RECORD_ID else None
+
+
+def check_grace_period(seconds: int) -> None:
+    """How long a rotated secret keeps working: 0 (it stops now) to 30 days."""
+    if not 0 <= seconds <= MAX_GRACE_SECONDS:
+        raise ValidationFailed.one(
+            "grace_period_seconds",
+            f"must be between 0 and {MAX_GRACE_SECONDS} ({MAX_GRACE_SECONDS // 86400} days)",
+        )

@@ -19,7 +19,8 @@ from sqlalchemy import select
 
 from keys import client_secrets
 from keys import format as fmt
-from keys.base import DbSession, now_ms, utc_text
+from keys.base import DbSession
+from keys.clock import now_ms, utc_text
 from keys.core import Core
 from keys.models import ApiKey, Org, UserKey
 from keys.state_cache import UNCACHED, View
@@ -178,7 +179,7 @@ def _user_key_row(session: DbSession, token_hash: str) -> Any:
 
 def is_api_key(core: Core, candidate: str) -> bool:
     """Whether ``candidate`` claims to be an API key (its kind prefix), well-formed or not."""
-    return candidate.partition("_")[0] == core.prefixes.api_key
+    return core.prefixes.kind_of(candidate) == "api_key"
 
 
 def verify(session: DbSession, core: Core, candidate: str, view: View = UNCACHED) -> VerifiedKey:

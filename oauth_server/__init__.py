@@ -11,16 +11,19 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
+from keys.limits import MAX_RECORD_ID
+
 log = logging.getLogger("latchkey")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 class RecordIdConverter(IntegerConverter):
-    """``<id:…>`` in routes: a record id, 1 to 2**31-1; anything else is simply not found."""
+    """``<id:…>`` in routes: a record id (1 to :data:`keys.limits.MAX_RECORD_ID`); anything
+    else is simply not found."""
 
     def __init__(self, url_map: Map) -> None:
-        super().__init__(url_map, min=1, max=2**31 - 1)
+        super().__init__(url_map, min=1, max=MAX_RECORD_ID)
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -64,7 +67,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     with app.app_context():
         watch_database(db.engine)
 
-    from oauth_server.oauth.protocol import create_authorization_server
+    from oauth_server.oauth.server import create_authorization_server
     from oauth_server.oauth.views import bp as oauth_bp
     from oauth_server.oauth.wsgi import OAuthEndpoints
 
@@ -91,10 +94,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     from oauth_server.console import bp as console_bp
     from oauth_server.console import register_views as register_console_views
-    from oauth_server.console.security import add_security_headers
 
     register_console_views()
     app.register_blueprint(console_bp)
+
+    from oauth_server.headers import add_security_headers
+
     app.after_request(add_security_headers)
 
     from oauth_server.metrics import init_metrics

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from keys.limits import MIN_PASSWORD_LENGTH
+
 DEFAULT_ISSUER = "http://localhost:5000"
 
 
@@ -68,6 +70,13 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
     if len(pepper) < 32:
         raise ConfigError("LATCHKEY_PEPPER must be at least 32 characters long")
 
+    admin_password = env.get("LATCHKEY_ADMIN_PASSWORD") or None
+    if admin_password is not None and len(admin_password) < MIN_PASSWORD_LENGTH:
+        raise ConfigError(
+            f"LATCHKEY_ADMIN_PASSWORD must be at least {MIN_PASSWORD_LENGTH} characters long "
+            "(or unset it, and a password is generated and printed once)"
+        )
+
     issuer = str(env.get("LATCHKEY_ISSUER") or DEFAULT_ISSUER).rstrip("/")
     session_ttl = int(env.get("LATCHKEY_SESSION_TTL_SECONDS") or 12 * 3600)
     engine_options: dict[str, Any] = {"pool_pre_ping": shared_db}
@@ -86,7 +95,7 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "LATCHKEY_BRAND": str(env.get("LATCHKEY_BRAND") or "lk"),
         "LATCHKEY_SCOPES_FILE": env.get("LATCHKEY_SCOPES_FILE") or None,
         "LATCHKEY_ADMIN_EMAIL": env.get("LATCHKEY_ADMIN_EMAIL") or None,
-        "LATCHKEY_ADMIN_PASSWORD": env.get("LATCHKEY_ADMIN_PASSWORD") or None,
+        "LATCHKEY_ADMIN_PASSWORD": admin_password,
         "LATCHKEY_SESSION_TTL_SECONDS": session_ttl,
         # The console's cookie session: never readable by scripts, not sent on cross-site
         # sub-requests or POSTs, HTTPS-only whenever the public URL is HTTPS (a TLS proxy in
@@ -108,5 +117,4 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "LATCHKEY_CLIENT_AUTH_LIMIT": env.get("LATCHKEY_CLIENT_AUTH_LIMIT") or "20 per minute",
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
-        "JSON_SORT_KEYS": False,
     }

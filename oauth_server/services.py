@@ -16,9 +16,10 @@ from keys import state_cache
 from keys.access_tokens import AccessTokenCodec
 from keys.core import Core
 from keys.format import KindPrefixes
-from keys.freshness import FileStamp, NoStamp, RedisStamp, Stamp
+from keys.freshness import FileStamp, NoStamp, Stamp
 from keys.hashing import SecretHasher
 from keys.keyring import KEK_PURPOSE, KeyRing
+from keys.redis_lease import RedisStamp
 from keys.state_cache import StateCache, View
 from keys.usage import UsageCounter
 from oauth_server import metrics

@@ -16,9 +16,9 @@ from typing import Literal
 from flask import current_app, request
 from limits import parse
 
-from keys import directory
+from keys import sessions
 from keys.audit import Actor
-from keys.base import now_ms
+from keys.clock import now_ms
 from keys.models import User
 from oauth_server import throttle
 from oauth_server.extensions import db
@@ -68,7 +68,7 @@ def account_locked_for(account: str) -> int:
     wait = exhausted.retry_after if exhausted else 0
     limit = parse(str(current_app.config[LOGIN_LIMIT]))
     window_ms = limit.get_expiry() * 1000
-    failures = directory.failed_sign_ins(db.session, account, now_ms() - window_ms)
+    failures = sessions.failed_sign_ins(db.session, account, now_ms() - window_ms)
     if len(failures) >= limit.amount:
         oldest = failures[-limit.amount]
         wait = max(wait, math.ceil((oldest + window_ms - now_ms()) / 1000), 1)
@@ -82,11 +82,11 @@ def check_password(account: str, password: str) -> User | None:
     as a ``session.failed`` audit event (committed here: the attempt must count even though
     the request fails). The attempted password is never recorded.
     """
-    user = directory.authenticate_password(db.session, account, password)
+    user = sessions.authenticate_password(db.session, account, password)
     if user is None:
         throttle.count_failure(LOGIN_LIMIT, account)
         throttle.count_failure(LOGIN_IP_LIMIT, _address_key())
-        directory.record_failed_sign_in(db.session, account, anonymous_actor())
+        sessions.record_failed_sign_in(db.session, account, anonymous_actor())
         db.session.commit()
     return user
 

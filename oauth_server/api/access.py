@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from flask import current_app, g, request
 from flask_login import current_user
 
-from keys import directory
+from keys import sessions
 from keys.audit import Actor
 from keys.delegation import Delegation
 from keys.errors import DomainError, Forbidden, UpgradeRequired
@@ -121,14 +121,15 @@ def _authenticate() -> Principal:
     core = services().core
     if credential is None:
         return _console_member()
-    if credential.partition("_")[0] == core.prefixes.session_token:
-        found = directory.session_user(db.session, core, credential)
+    kind = core.prefixes.kind_of(credential)
+    if kind == "session_token":
+        found = sessions.session_user(db.session, core, credential)
         if found is None:
             raise NotAuthenticated(
                 "The session token is unknown, expired or signed out; sign in again."
             )
         return Principal(org_id=found[1].org_id, member=found[1], session=found[0])
-    if credential.partition("_")[0] != core.prefixes.api_key:
+    if kind != "api_key":
         raise NotAuthenticated("That is neither a session token nor an API key. " + _SIGN_IN_FIRST)
     try:
         key = verify_api_key(db.session, core, credential)

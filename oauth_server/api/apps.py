@@ -117,7 +117,9 @@ def get_app(app_id: int) -> Response:
     response=AppOut,
 )
 def update_app(app_id: int, body: AppUpdate) -> Response:
-    """Only the fields sent change. Tokens already issued keep their scopes until they expire."""
+    """Only the fields sent change. Tokens already issued follow at once: a scope taken away
+    is no longer granted to them, and binding the app to a team ends its tokens for other
+    teams. (Resource servers that verify JWTs themselves see the change at the next token.)"""
     app = _app(app_id)
     changes = patch_changes(body, nullable=("team_id",))
     apps.update(db.session, services().core, app, current().actor, changes)

@@ -12,15 +12,26 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from keys import api_keys, user_keys
-from keys.base import now_ms
-from keys.models import ApiKey, ApiSession, OAuthApp, Org, ResourceServer, Team, User, UserKey
-from keys.validation import (
+from keys.clock import now_ms
+from keys.limits import (
+    DEFAULT_SIGNING_ALG,
+    DEFAULT_TOKEN_TTL_SECONDS,
     MAX_EMAIL_LENGTH,
+    MAX_GRACE_SECONDS,
     MAX_NAME_LENGTH,
-    control_problem,
-    email_problem,
-    name_problem,
+    MAX_PASSWORD_LENGTH,
+    MAX_RECORD_ID,
+    MAX_TOKEN_TTL_SECONDS,
+    MIN_PASSWORD_LENGTH,
+    MIN_TOKEN_TTL_SECONDS,
+    KeyStatus,
+    Role,
+    SigningAlg,
+    Status,
+    TokenFormat,
 )
+from keys.models import ApiKey, ApiSession, OAuthApp, Org, ResourceServer, Team, User, UserKey
+from keys.validation import control_problem, email_problem, name_problem
 
 
 def _rule(problem_of: Callable[[str], str | None]) -> AfterValidator:
@@ -48,10 +59,11 @@ Email = Annotated[
     _rule(email_problem),
 ]
 Ms = Annotated[int, Field(description="milliseconds since the epoch")]
-#: Record ids are 32-bit database integers: a larger number names nothing (and would make
-#: PostgreSQL raise instead of finding nothing), so it is a validation error.
-MAX_ID = 2**31 - 1
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Password = Annotated[
+    str, StringConstraints(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
+]
+#: A larger number than a record id can be names nothing: a validation error.
+Id = Annotated[int, Field(ge=1, le=MAX_RECORD_ID)]
 MsQuery = Annotated[int, Field(ge=0, le=2**63 - 1)]
 
 
@@ -68,7 +80,7 @@ class Query(BaseModel):
 class PageQuery(Query):
     limit: int = Field(50, ge=1, le=200, description="items per page (1-200)")
     cursor: int | None = Field(
-        None, ge=1, le=MAX_ID, description="from the previous page's Link: rel=next"
+        None, ge=1, le=MAX_RECORD_ID, description="from the previous page's Link: rel=next"
     )
 
 
@@ -80,8 +92,10 @@ class Ok(BaseModel):
 
 
 class SessionCreate(Request):
-    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    email: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=3, max_length=MAX_EMAIL_LENGTH)
+    ]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
 
 
 class SessionOut(BaseModel):
@@ -127,13 +141,11 @@ class OrgOut(BaseModel):
 class UserCreate(Request):
     email: Email
     name: Name
-    role: Literal["admin", "developer", "member"]
+    role: Role
     org_id: Id | None = Field(
         None, description="default: your own org; platform admins may name any"
     )
-    password: Annotated[str, StringConstraints(min_length=12, max_length=1024)] | None = Field(
-        None, description="without one the member cannot log in"
-    )
+    password: Password | None = Field(None, description="without one the member cannot log in")
 
 
 class UserOut(BaseModel):
@@ -183,9 +195,16 @@ class UsersQuery(PageQuery):
 Scopes = Annotated[
     list[Annotated[str, StringConstraints(min_length=1, max_length=100)]], Field(max_length=100)
 ]
-TokenTtl = Annotated[int, Field(ge=60, le=86400, description="access token lifetime, 60 s - 24 h")]
+TokenTtl = Annotated[
+    int,
+    Field(
+        ge=MIN_TOKEN_TTL_SECONDS,
+        le=MAX_TOKEN_TTL_SECONDS,
+        description="access token lifetime, 60 s - 24 h",
+    ),
+]
 JwtSigningAlg = Annotated[
-    Literal["RS256", "ES256"],
+    SigningAlg,
     Field(
         description="JWS algorithm of the app's JWT access tokens: RS256 (RFC 9068's baseline, "
         "every JWT library verifies it) or ES256 (a tenth of the signing cost)"
@@ -197,9 +216,9 @@ class AppCreate(Request):
     name: Name
     scopes: Scopes = Field(description="from the scope catalog (GET /api/scopes)")
     team_id: Id | None = Field(None, description="one team, or null for all teams")
-    token_ttl_seconds: TokenTtl = 900
-    token_format: Literal["opaque", "jwt"] = "opaque"
-    jwt_signing_alg: JwtSigningAlg = "RS256"
+    token_ttl_seconds: TokenTtl = DEFAULT_TOKEN_TTL_SECONDS
+    token_format: TokenFormat = "opaque"
+    jwt_signing_alg: JwtSigningAlg = DEFAULT_SIGNING_ALG
 
 
 class AppUpdate(Request):
@@ -207,7 +226,7 @@ class AppUpdate(Request):
     scopes: Scopes | None = None
     team_id: Id | None = None
     token_ttl_seconds: TokenTtl | None = None
-    token_format: Literal["opaque", "jwt"] | None = None
+    token_format: TokenFormat | None = None
     jwt_signing_alg: JwtSigningAlg | None = None
 
 
@@ -215,7 +234,7 @@ class RotateSecret(Request):
     grace_period_seconds: int = Field(
         0,
         ge=0,
-        le=30 * 24 * 3600,
+        le=MAX_GRACE_SECONDS,
         description="how long the old secret keeps working (0 - 30 days)",
     )
 
@@ -231,7 +250,7 @@ class AppOut(BaseModel):
     token_ttl_seconds: int
     token_format: str
     jwt_signing_alg: str
-    status: Literal["active", "revoked"]
+    status: Status
     created_at: Ms
     created_by: int | None
     updated_at: Ms
@@ -266,7 +285,7 @@ class AppWithSecretOut(AppOut):
 
 
 class AppsQuery(PageQuery):
-    status: Literal["active", "revoked", "all"] = "all"
+    status: Literal[Status, "all"] = "all"
     team_id: Id | None = None
 
 
@@ -302,7 +321,7 @@ class KeyOut(BaseModel):
     hint: str = Field(description="last 4 characters of the current secret")
     scopes: list[str]
     team_id: int | None
-    status: Literal["active", "revoked", "expired"]
+    status: KeyStatus
     created_at: Ms
     created_by: int | None = Field(description="the member who made it (null: an API key)")
     updated_at: Ms
@@ -350,7 +369,7 @@ class KeyWithSecretOut(KeyOut):
 
 
 class KeysQuery(PageQuery):
-    status: Literal["active", "revoked", "expired", "all"] = "active"
+    status: Literal[KeyStatus, "all"] = "active"
     team_id: Id | None = Field(None, description="keys bound to this team (not all-teams keys)")
 
 
@@ -371,7 +390,7 @@ class UserKeyOut(BaseModel):
     owner: UserKeyOwner
     scopes: list[str]
     team_id: int | None
-    status: Literal["active", "revoked"]
+    status: Status
     created_at: Ms
     last_used_at: Ms | None
     last_used_ip: str | None
@@ -400,7 +419,7 @@ class UserKeyOut(BaseModel):
 
 
 class UserKeysQuery(PageQuery):
-    status: Literal["active", "revoked", "all"] = "all"
+    status: Literal[Status, "all"] = "all"
 
 
 class UserKeyReplace(Request):
@@ -426,7 +445,7 @@ class ResourceServerOut(BaseModel):
     client_id: str
     prefix: str
     hint: str
-    status: Literal["active", "revoked"]
+    status: Status
     created_at: Ms
 
     @classmethod

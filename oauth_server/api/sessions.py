@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, current_app
 
-from keys import directory
+from keys import sessions
 from oauth_server import signin
 from oauth_server.api import bp
 from oauth_server.api.access import NotAuthenticated, current
@@ -45,7 +45,7 @@ def create_session(body: SessionCreate) -> Response:
     if user is None:
         raise NotAuthenticated("Wrong email or password.")
     actor = signin.user_actor(user)
-    new = directory.open_session(
+    new = sessions.open_session(
         db.session,
         services().core,
         user,
@@ -69,6 +69,6 @@ def delete_session() -> Response:
     """End the session whose token authenticates this request."""
     principal = current()
     if principal.session is not None:
-        directory.close_session(db.session, principal.session, principal.actor)
+        sessions.close_session(db.session, principal.session, principal.actor)
         db.session.commit()
     return respond(Ok())

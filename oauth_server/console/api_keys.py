@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from keys import api_keys
 from keys.errors import ValidationFailed
+from keys.limits import ALL, KEY_STATUSES
 from keys.models import ApiKey, Team
 from oauth_server.console import actions, bp, reveal
 from oauth_server.console.forms import EXPIRY_CHOICES, KeyForm, show_errors
@@ -24,7 +25,7 @@ from oauth_server.extensions import db
 from oauth_server.services import services
 
 LIST = "console.api_keys"
-STATUSES = ("all", "active", "revoked", "expired")
+STATUSES = (ALL, *KEY_STATUSES)
 BASE = "/settings/api-access/keys"
 
 Page = str | tuple[str, int]

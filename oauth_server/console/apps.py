@@ -12,8 +12,9 @@ from typing import Any
 from flask import flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
-from keys import apps
+from keys import apps, limits
 from keys.errors import ValidationFailed
+from keys.limits import ALL
 from keys.models import OAuthApp, Team
 from oauth_server.console import actions, bp, reveal
 from oauth_server.console.forms import AppForm, show_errors
@@ -23,7 +24,7 @@ from oauth_server.extensions import db
 from oauth_server.services import services
 
 LIST = "console.apps"
-STATUSES = ("all", "active", "revoked")
+STATUSES = (ALL, *limits.STATUSES)
 BASE = "/settings/api-access/apps"
 
 Page = str | tuple[str, int]
@@ -157,7 +158,7 @@ def edit_app(app_id: int) -> Page | Response:
             db.session.rollback()
             show_errors(form, error)
         else:
-            flash(f"Saved “{app.name}”. New tokens follow the changes.", "success")
+            flash(f"Saved “{app.name}”. Its tokens follow the changes at once.", "success")
             return redirect(url_for(LIST))
     status = 422 if form.is_submitted() else 200
     return _render(dialog="edit", target=app, edit_form=form, status=status)

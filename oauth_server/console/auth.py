@@ -17,15 +17,12 @@ import math
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, flash, redirect, render_template, request, session, url_for
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
-from flask.wrappers import Request
-from flask.wrappers import Response as FlaskResponse
 from flask_login import UserMixin, current_user, login_user, logout_user
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 
-from keys import directory
+from keys import sessions
 from keys.format import display_prefix
 from keys.models import ApiSession, User
 from oauth_server import signin
@@ -57,7 +54,7 @@ def load_user(user_id: str) -> ConsoleUser | None:
     member, _, session_id = user_id.partition(":")
     if not (member.isdigit() and session_id.isdigit()):
         return None  # e.g. a cookie from before sessions had rows: sign in again
-    row = directory.live_session(db.session, int(session_id), int(member))
+    row = sessions.live_session(db.session, int(session_id), int(member))
     if row is None or row.user.password_hash is None:
         return None
     prefix = display_prefix(services().core.prefixes.session_token, row.public_id)
@@ -65,28 +62,9 @@ def load_user(user_id: str) -> ConsoleUser | None:
     return ConsoleUser(row.user, row)
 
 
-class CookieSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie session, which builds its signer only for a request that carries
-    the cookie: machine clients (token requests, introspection) never do, and building it
-    was a measurable part of their requests' cost."""
-
-    def open_session(self, app: Flask, incoming: Request) -> SecureCookieSession | None:
-        if "HTTP_COOKIE" not in incoming.environ:  # not even a Cookie header to parse
-            return self.session_class()
-        return super().open_session(app, incoming)
-
-    def save_session(self, app: Flask, session: SessionMixin, response: FlaskResponse) -> None:
-        """Nothing to write or vary on when no cookie came and nothing was put in the session
-        (every machine request); otherwise Flask's own."""
-        if not session.modified and "HTTP_COOKIE" not in request.environ:
-            return
-        super().save_session(app, session, response)
-
-
 def init_login(app: Flask) -> None:
     """Bind Flask-Login to the app. "Strong" protection drops the session when it shows up
     from another address or browser than the one that signed in."""
-    app.session_interface = CookieSessionInterface()
     login_manager.init_app(app)
     login_manager.user_loader(load_user)
     login_manager.login_view = "console.login"
@@ -147,7 +125,7 @@ def login() -> Response | str | tuple[str, int, dict[str, str]]:
         return render_template("console/login.html", form=form), 422, {}
     target = _safe_next(request.args.get("next"))
     # The row's token is not kept anywhere: the signed cookie names the row instead.
-    opened = directory.open_session(
+    opened = sessions.open_session(
         db.session,
         services().core,
         user,
@@ -171,7 +149,7 @@ def logout() -> Response | str:
     form = SignOutForm()
     if not form.validate_on_submit():
         return render_template("console/logout.html", form=form)
-    directory.close_session(
+    sessions.close_session(
         db.session, current_user.api_session, signin.user_actor(signed_in()), details=VIA_CONSOLE
     )
     db.session.commit()

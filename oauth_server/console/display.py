@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import url_for
 
-from keys.base import now_ms
+from keys.clock import now_ms
 from oauth_server.console import bp
 from oauth_server.console.guards import ADMINS, EVERYONE, MANAGERS, may
 

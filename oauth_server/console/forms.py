@@ -30,13 +30,31 @@ from wtforms.validators import (
 )
 
 from keys.errors import ValidationFailed
-from keys.models import ROLES
+from keys.limits import (
+    DEFAULT_SIGNING_ALG,
+    DEFAULT_TOKEN_TTL_SECONDS,
+    MAX_EMAIL_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_PASSWORD_LENGTH,
+    MAX_TOKEN_TTL_SECONDS,
+    MIN_PASSWORD_LENGTH,
+    MIN_TOKEN_TTL_SECONDS,
+    ROLES,
+    SIGNING_ALGS,
+    SigningAlg,
+)
 from keys.validation import email_problem
 from oauth_server.console.clock import end_of_day_ms, viewer_today
 
 ALL_TEAMS = ""
 
-#: Overlaps offered when rotating a secret (seconds → label); the API allows 0 - 30 days.
+SIGNING_ALG_LABELS: dict[SigningAlg, str] = {
+    "RS256": "RS256 (default) — every JWT library verifies it",
+    "ES256": "ES256 — about a tenth of the signing cost",
+}
+
+#: Overlaps offered when rotating a secret (seconds → label), within
+#: :data:`keys.limits.MAX_GRACE_SECONDS`.
 OVERLAPS = [
     ("0", "No overlap: the current secret stops working now"),
     ("3600", "1 hour"),
@@ -50,12 +68,12 @@ class LoginForm(FlaskForm):  # type: ignore[misc]
     # ``autocomplete`` lets password managers fill in the member's own account.
     email = EmailField(
         "Email",
-        validators=[DataRequired("Enter your email."), Length(max=254)],
+        validators=[DataRequired("Enter your email."), Length(max=MAX_EMAIL_LENGTH)],
         render_kw={"autocomplete": "username"},
     )
     password = PasswordField(
         "Password",
-        validators=[DataRequired("Enter your password."), Length(max=1024)],
+        validators=[DataRequired("Enter your password."), Length(max=MAX_PASSWORD_LENGTH)],
         render_kw={"autocomplete": "current-password"},
     )
 
@@ -81,16 +99,21 @@ class AppForm(TeamScopeMixin, FlaskForm):  # type: ignore[misc]
 
     name = StringField(
         "Name",
-        validators=[DataRequired("Give the app a name."), Length(max=100)],
+        validators=[DataRequired("Give the app a name."), Length(max=MAX_NAME_LENGTH)],
         filters=[lambda v: v.strip() if isinstance(v, str) else v],
     )
     scopes = SelectMultipleField("Permissions", choices=[], validate_choice=True)
     token_ttl_seconds = IntegerField(
         "Access token lifetime (seconds)",
-        default=900,
+        default=DEFAULT_TOKEN_TTL_SECONDS,
         validators=[
             InputRequired("Enter a lifetime in seconds."),
-            NumberRange(60, 86400, "Between 60 (1 minute) and 86400 (24 hours)."),
+            NumberRange(
+                MIN_TOKEN_TTL_SECONDS,
+                MAX_TOKEN_TTL_SECONDS,
+                f"Between {MIN_TOKEN_TTL_SECONDS} (1 minute) and "
+                f"{MAX_TOKEN_TTL_SECONDS} (24 hours).",
+            ),
         ],
     )
     token_format = RadioField(
@@ -100,11 +123,8 @@ class AppForm(TeamScopeMixin, FlaskForm):  # type: ignore[misc]
     )
     jwt_signing_alg = RadioField(
         "JWT signing algorithm (JWT tokens only)",
-        choices=[
-            ("RS256", "RS256 (default) — every JWT library verifies it"),
-            ("ES256", "ES256 — about a tenth of the signing cost"),
-        ],
-        default="RS256",
+        choices=[(alg, SIGNING_ALG_LABELS[alg]) for alg in SIGNING_ALGS],
+        default=DEFAULT_SIGNING_ALG,
     )
 
     def validate_scopes(self, field: Field) -> None:
@@ -120,7 +140,7 @@ class KeyForm(TeamScopeMixin, FlaskForm):  # type: ignore[misc]
 
     name = StringField(
         "Name",
-        validators=[DataRequired("Give the key a name."), Length(max=100)],
+        validators=[DataRequired("Give the key a name."), Length(max=MAX_NAME_LENGTH)],
         filters=[lambda v: v.strip() if isinstance(v, str) else v],
     )
     scopes = SelectMultipleField("Permissions", choices=[], validate_choice=True)
@@ -156,7 +176,7 @@ class KeyForm(TeamScopeMixin, FlaskForm):  # type: ignore[misc]
 class ReplaceForm(FlaskForm):  # type: ignore[misc]
     name = StringField(
         "Name of the new API key",
-        validators=[DataRequired("Give the key a name."), Length(max=100)],
+        validators=[DataRequired("Give the key a name."), Length(max=MAX_NAME_LENGTH)],
         filters=[lambda v: v.strip() if isinstance(v, str) else v],
     )
 
@@ -168,7 +188,7 @@ class RotateForm(FlaskForm):  # type: ignore[misc]
 class TeamForm(FlaskForm):  # type: ignore[misc]
     name = StringField(
         "Team name",
-        validators=[DataRequired("Give the team a name."), Length(max=100)],
+        validators=[DataRequired("Give the team a name."), Length(max=MAX_NAME_LENGTH)],
         filters=[lambda v: v.strip() if isinstance(v, str) else v],
     )
 
@@ -178,7 +198,7 @@ class MemberForm(FlaskForm):  # type: ignore[misc]
         "Email",
         validators=[
             DataRequired("Enter the member's email."),
-            Length(max=254),
+            Length(max=MAX_EMAIL_LENGTH),
         ],
         # Someone else's address and a new password: a password manager must neither fill
         # in the admin's own login here nor offer to save it as the admin's.
@@ -186,7 +206,7 @@ class MemberForm(FlaskForm):  # type: ignore[misc]
     )
     name = StringField(
         "Name",
-        validators=[DataRequired("Enter the member's name."), Length(max=100)],
+        validators=[DataRequired("Enter the member's name."), Length(max=MAX_NAME_LENGTH)],
         filters=[lambda v: v.strip() if isinstance(v, str) else v],
     )
     role = SelectField(
@@ -200,7 +220,14 @@ class MemberForm(FlaskForm):  # type: ignore[misc]
     )
     password = PasswordField(
         "Password (optional)",
-        validators=[Optional(), Length(min=12, max=1024, message="At least 12 characters.")],
+        validators=[
+            Optional(),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                max=MAX_PASSWORD_LENGTH,
+                message=f"At least {MIN_PASSWORD_LENGTH} characters.",
+            ),
+        ],
         render_kw={"autocomplete": "new-password"},
     )
 

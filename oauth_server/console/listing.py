@@ -12,20 +12,17 @@ from typing import Any
 from flask import request, url_for
 
 from keys import directory
+from keys.limits import ALL
 from keys.models import Team
+from keys.validation import parse_record_id
 from oauth_server.extensions import db
 
 PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
-MAX_ID = 2**31 - 1
 
 
-def _int_arg(name: str, low: int, high: int) -> int | None:
-    raw = request.args.get(name, "")
-    if not raw.isdigit():
-        return None
-    value = int(raw)
-    return value if low <= value <= high else None
+def _id_arg(name: str) -> int | None:
+    return parse_record_id(request.args.get(name, ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,16 +34,17 @@ class ListQuery:
 
     @property
     def filtered(self) -> bool:
-        return self.status != "all" or self.team_id is not None
+        return self.status != ALL or self.team_id is not None
 
 
-def list_query(statuses: tuple[str, ...], default: str = "all") -> ListQuery:
+def list_query(statuses: tuple[str, ...], default: str = ALL) -> ListQuery:
     status = request.args.get("status", default)
+    limit = _id_arg("limit")
     return ListQuery(
         status=status if status in statuses else default,
-        team_id=_int_arg("team_id", 1, MAX_ID),
-        cursor=_int_arg("cursor", 1, MAX_ID),
-        limit=_int_arg("limit", 1, MAX_PAGE_SIZE) or PAGE_SIZE,
+        team_id=_id_arg("team_id"),
+        cursor=_id_arg("cursor"),
+        limit=limit if limit is not None and limit <= MAX_PAGE_SIZE else PAGE_SIZE,
     )
 
 

@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import session
 
-from keys.base import now_ms
+from keys.clock import now_ms
 from keys.models import ApiKey
 from oauth_server.console.guards import signed_in
 from oauth_server.services import services

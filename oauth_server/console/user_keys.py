@@ -13,9 +13,10 @@ from typing import Any
 from flask import flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
-from keys import user_keys
-from keys.base import now_ms
+from keys import limits, user_keys
+from keys.clock import now_ms
 from keys.errors import ValidationFailed
+from keys.limits import ALL
 from keys.models import UserKey
 from oauth_server.console import actions, bp, reveal
 from oauth_server.console.forms import ReplaceForm, show_errors
@@ -25,7 +26,7 @@ from oauth_server.extensions import db
 from oauth_server.services import services
 
 LIST = "console.user_keys"
-STATUSES = ("all", "active", "revoked")
+STATUSES = (ALL, *limits.STATUSES)
 BASE = "/settings/api-access/user-keys"
 RECENT_MS = 30 * 24 * 3600 * 1000
 

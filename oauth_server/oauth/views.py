@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from oauth_server.oauth.protocol import CLIENT_AUTH_METHODS
+from oauth_server.oauth.clients import CLIENT_AUTH_METHODS
 from oauth_server.services import services
 
 bp = Blueprint("oauth", __name__)

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+from authlib.common.security import is_secure_transport
 from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from werkzeug.datastructures import EnvironHeaders, MultiDict
@@ -31,7 +33,7 @@ from werkzeug.formparser import parse_form_data
 
 from keys.freshness import StampNotWritten
 from oauth_server import throttle
-from oauth_server.console.security import HEADERS, STRICT_TRANSPORT_SECURITY
+from oauth_server.headers import security_headers
 from oauth_server.outages import OUTAGES, REDIS, RETRY_AFTER_SECONDS, unavailable
 from oauth_server.request_log import note_credential
 from oauth_server.services import Services, bound
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from flask import Flask
 
-    from oauth_server.oauth.protocol import LatchkeyAuthorizationServer
+    from oauth_server.oauth.server import LatchkeyAuthorizationServer
 
 log = logging.getLogger("latchkey")
 
@@ -93,35 +95,18 @@ class FormPayload(OAuth2Payload):
 
 
 class WsgiOAuth2Request(OAuth2Request):
-    """Authlib's request, read straight from the WSGI environ.
+    """Authlib's request, read straight from the WSGI environ; ``uri`` is the endpoint's
+    public URL under the issuer (what the client addressed, behind any proxy)."""
 
-    Authlib's constructor refuses a plain-HTTP URL that is not loopback ("OAuth 2 MUST utilize
-    https"); Latchkey serves plain HTTP behind the operator's TLS-terminating proxy by design
-    (DESIGN.md, "Transport"), so transport security is the proxy's, and it is not checked here.
-    The constructor therefore sets what Authlib 1.9's sets, without calling it.
-    """
-
-    def __init__(self, environ: WSGIEnvironment, form: MultiDict[str, str]) -> None:
-        self.method = environ["REQUEST_METHOD"]
-        self.uri = environ.get("PATH_INFO", "")
-        self.headers = EnvironHeaders(environ)
-        self._body = None
+    def __init__(self, environ: WSGIEnvironment, uri: str, form: MultiDict[str, str]) -> None:
+        super().__init__(environ["REQUEST_METHOD"], uri, headers=EnvironHeaders(environ))
         self._form = form
         self.payload = FormPayload(form)
         #: The client's address (ProxyFix has already applied ``LATCHKEY_PROXY_HOPS``).
         self.remote_addr: str | None = environ.get("REMOTE_ADDR")
         #: RFC 6749 §2.3.1 client ID and secret from ``Authorization: Basic``, decoded once
         #: for the throttle and client authentication both.
-        self.basic_credentials: tuple[str | None, str | None] = extract_basic_authorization(
-            self.headers
-        )
-        self.client = None
-        self.auth_method = None
-        self.user = None
-        self.authorization_code = None
-        self.refresh_token = None
-        self.credential = None
-        self._scope = None
+        self.basic_credentials = basic_credentials(self.headers)
 
     @property
     def args(self) -> MultiDict[str, str]:
@@ -130,6 +115,28 @@ class WsgiOAuth2Request(OAuth2Request):
     @property
     def form(self) -> MultiDict[str, str]:
         return self._form
+
+
+def basic_credentials(headers: EnvironHeaders) -> tuple[str | None, str | None]:
+    """RFC 6749 §2.3.1's HTTP Basic client ID and secret, as Authlib reads them, or
+    ``(None, None)``. Credentials whose decoded bytes are not UTF-8 are nobody's (every
+    client ID and secret of ours is ASCII): a failed authentication, not a server error."""
+    try:
+        return extract_basic_authorization(headers)  # type: ignore[no-any-return]
+    except UnicodeDecodeError:
+        return None, None
+
+
+def allow_plain_http_issuer(issuer: str) -> None:
+    """Let Authlib build requests for an ``http://`` issuer that is not loopback.
+
+    Authlib refuses such a URL ("OAuth 2 MUST utilize https") unless its documented switch
+    ``AUTHLIB_INSECURE_TRANSPORT`` is set. Latchkey serves plain HTTP behind the operator's
+    TLS-terminating proxy by design (DESIGN.md, "Transport"): an ``http://`` issuer is the
+    operator saying that transport security is the proxy's, so the switch is set for it, and
+    only for it (an ``https://`` or loopback issuer leaves Authlib's check as it is)."""
+    if not is_secure_transport(issuer):
+        os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
 
 
 class OAuthEndpoints:
@@ -144,10 +151,8 @@ class OAuthEndpoints:
         self._max_content_length: int | None = flask_app.config["MAX_CONTENT_LENGTH"]
         self._issuer: str = flask_app.config["LATCHKEY_ISSUER"]
         self._services: Services = flask_app.extensions["latchkey"]
-        headers = list(HEADERS.items())
-        if self._issuer.startswith("https://"):
-            headers.append(("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY))
-        self._security_headers = tuple(headers)
+        self._security_headers = tuple(security_headers(self._issuer))
+        allow_plain_http_issuer(self._issuer)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         endpoint = ENDPOINTS.get(environ.get("PATH_INFO", ""))
@@ -176,7 +181,7 @@ class OAuthEndpoints:
             form = self._form(environ)
         except HTTPException as error:  # 413: a body over MAX_CONTENT_LENGTH
             return _error(error.code or 400, "invalid_request", error.description or error.name)
-        request = WsgiOAuth2Request(environ, form)
+        request = WsgiOAuth2Request(environ, self._issuer + environ["PATH_INFO"], form)
         try:
             return self._throttled(endpoint, request)
         except StampNotWritten as exc:  # a revocation (or a throttle lock) saved, not announced

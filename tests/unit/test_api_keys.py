@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from keys import api_keys, format, verification
 from keys.audit import Actor
-from keys.base import now_ms
+from keys.clock import now_ms
 from keys.core import Core
 from keys.delegation import Delegation
 from keys.errors import Conflict, Forbidden, ValidationFailed

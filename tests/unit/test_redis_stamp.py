@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
-from keys.freshness import LEASE_SECONDS, RedisStamp
+from keys.redis_lease import LEASE_SECONDS, RedisStamp
 
 REDIS = "redis://127.0.0.1:6379/15"
 
@@ -86,7 +86,7 @@ def test_a_leased_copy_is_read_from_memory_and_every_change_reaches_it_before_bu
 #: copy, once leased and then for every line it reads.
 HOLDER = """
 import sys, time
-from keys.freshness import RedisStamp
+from keys.redis_lease import RedisStamp
 stamp = RedisStamp(sys.argv[1], sys.argv[2])
 stamp.read()
 while stamp.listener().trusted() is None:

@@ -166,7 +166,7 @@ def test_a_redis_stamp_moves_on_every_bump_and_when_redis_loses_it() -> None:
 
     from redis import Redis
 
-    from keys.freshness import RedisStamp
+    from keys.redis_lease import RedisStamp
 
     client = Redis.from_url(REDIS)
     key = f"latchkey:test-stamp:{secrets.token_hex(6)}"
@@ -193,7 +193,8 @@ def test_a_redis_stamp_moves_on_every_bump_and_when_redis_loses_it() -> None:
 
 
 def test_an_unreachable_redis_means_no_cache_and_a_failed_announcement() -> None:
-    from keys.freshness import RedisStamp, StampNotWritten
+    from keys.freshness import StampNotWritten
+    from keys.redis_lease import RedisStamp
 
     stamp = RedisStamp("redis://127.0.0.1:1/0", "k")
     assert stamp.read() is None

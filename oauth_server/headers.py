@@ -1,9 +1,11 @@
-"""Security headers: every response may load only Latchkey's own scripts, styles and images,
-may not be framed, and leaks no URL to other sites; behind an ``https://`` issuer, browsers
-are told to use nothing but HTTPS.
+"""Security headers on every response, from Flask's views and from the OAuth endpoints served
+in front of Flask (:mod:`oauth_server.oauth.wsgi`) alike.
 
-The console has no inline script or style at all, so the policy needs no ``'unsafe-inline'``
-and no nonces; a page that tried to load anything from elsewhere would simply be refused.
+Every response may load only Latchkey's own scripts, styles and images, may not be framed,
+and leaks no URL to other sites; behind an ``https://`` issuer, browsers are told to use
+nothing but HTTPS. The console has no inline script or style at all, so the policy needs no
+``'unsafe-inline'`` and no nonces; a page that tried to load anything from elsewhere would
+simply be refused.
 """
 
 from __future__ import annotations
@@ -35,16 +37,18 @@ HEADERS = {
 STRICT_TRANSPORT_SECURITY = "max-age=31536000"
 
 
+def security_headers(issuer: str) -> list[tuple[str, str]]:
+    """The headers every response of a deployment with this issuer carries."""
+    headers = list(HEADERS.items())
+    if issuer.startswith("https://"):
+        headers.append(("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY))
+    return headers
+
+
 def add_security_headers(response: Response) -> Response:
-    """``after_request`` hook for the whole app: headers a view set itself win (the OAuth
-    endpoints set none of them, and are spared the search on their hot path)."""
-    if request.blueprint == "oauth":
-        response.headers.extend(HEADERS)
-    else:
-        for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
-    if current_app.config["LATCHKEY_ISSUER"].startswith("https://"):
-        response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
+    """``after_request`` hook for the Flask app: headers a view set itself win."""
+    for name, value in security_headers(current_app.config["LATCHKEY_ISSUER"]):
+        response.headers.setdefault(name, value)
     if request.blueprint == "console":
         # Pages show members, credentials and once a secret (the docs, too: a test token):
         # never keep them in any cache, so neither the back button nor a shared proxy can
