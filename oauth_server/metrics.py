@@ -159,7 +159,7 @@ def metrics_view() -> Response:
             {"WWW-Authenticate": 'Bearer realm="metrics"', "Cache-Control": "no-store"},
             mimetype="text/plain",
         )
-    response = Response(generate_latest(_registry()), 200, mimetype=CONTENT_TYPE_LATEST)
+    response = Response(generate_latest(_registry()), 200, content_type=CONTENT_TYPE_LATEST)
     response.headers["Cache-Control"] = "no-store"
     return response
 
