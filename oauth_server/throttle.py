@@ -1,5 +1,6 @@
-"""Failure throttles: failed logins per account, failed client authentications per client
-and per IP. Only failures count, so a busy, well-behaved client is never slowed down.
+"""Failure throttles: failed logins per account, failed client authentications per source
+address and per (client ID, address). Only failures count, so a busy, well-behaved client is
+never slowed down.
 
 Built on the ``limits`` library: fixed windows, counted in process memory, or in Redis with
 ``REDIS_URL`` so that every process shares the count. (``limits`` is what Flask-Limiter runs
@@ -7,10 +8,12 @@ on; its extension is not used because it hooks every request of the app, before,
 teardown, to look for route limits Latchkey does not declare — about a tenth of an
 introspection's CPU in the benchmark's profile.)
 
-A check that finds a key under its limit is remembered in the request's view of the
-credential-state cache (:mod:`keys.state_cache`), so a well-behaved client costs no storage
-read; the failure that uses up a key's allowance announces a change, after which every
-process asks the storage again and sees the lock.
+Sign-ins are checked before the password (:func:`check`): a check that finds a key under its
+limit is remembered in the request's view of the credential-state cache
+(:mod:`keys.state_cache`), and the failure that uses up a key's allowance announces a change,
+after which every process asks the storage again and sees the lock. Client authentications
+are throttled only once they have failed (:func:`refuse_failure`): a correct secret always
+authenticates, so a stranger who knows a client ID cannot switch that client off.
 """
 
 from __future__ import annotations
@@ -66,6 +69,21 @@ def check(config_key: str, *keys: str) -> Exhausted | None:
             reset = strategy.get_window_stats(item, config_key, key).reset_time
             return Exhausted(retry_after=max(1, math.ceil(reset - time.time())))
     OUTAGES.recovered(REDIS)  # the counts answered (a no-op unless Redis was down)
+    return None
+
+
+def refuse_failure(config_key: str, *keys: str) -> Exhausted | None:
+    """A failed attempt: refused, and for how long, if any of ``keys`` has used up its
+    failures already; otherwise counted against each of them. Correct attempts never come
+    here, so they neither read nor write the counts."""
+    item = _item(config_key)
+    strategy = _strategy()
+    for key in keys:
+        if not strategy.test(item, config_key, key):
+            reset = strategy.get_window_stats(item, config_key, key).reset_time
+            return Exhausted(retry_after=max(1, math.ceil(reset - time.time())))
+    for key in keys:
+        strategy.hit(item, config_key, key)
     return None
 
 

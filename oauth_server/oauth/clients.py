@@ -97,11 +97,16 @@ class ResourceServerClient(SecretClient):
     endpoints = frozenset({"introspection"})
 
 
+def looks_like_client_id(value: str) -> bool:
+    """Whether ``value`` could be a client ID of ours: 1 to 100 URL-safe characters."""
+    return _CLIENT_ID.fullmatch(value) is not None
+
+
 def query_client(client_id: str) -> SecretClient | None:
     """The live app or resource server with this client ID. An ID that is not URL-safe
     characters is none of ours, and is never sent to the database (PostgreSQL refuses a
     NUL in a query: a 500 instead of the client's 401)."""
-    if not _CLIENT_ID.fullmatch(client_id):
+    if not looks_like_client_id(client_id):
         return None
     kind = services().core.prefixes.kind_of(client_id)
     if kind == "app_client_id":

@@ -24,7 +24,6 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from authlib.common.security import is_secure_transport
 from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from werkzeug.datastructures import EnvironHeaders, MultiDict
@@ -34,6 +33,7 @@ from werkzeug.formparser import parse_form_data
 from keys.freshness import StampNotWritten
 from oauth_server import throttle
 from oauth_server.headers import security_headers
+from oauth_server.oauth.clients import looks_like_client_id
 from oauth_server.outages import OUTAGES, REDIS, RETRY_AFTER_SECONDS, unavailable
 from oauth_server.request_log import note_credential
 from oauth_server.services import Services, bound
@@ -127,16 +127,17 @@ def basic_credentials(headers: EnvironHeaders) -> tuple[str | None, str | None]:
         return None, None
 
 
-def allow_plain_http_issuer(issuer: str) -> None:
-    """Let Authlib build requests for an ``http://`` issuer that is not loopback.
+def leave_transport_to_the_proxy() -> None:
+    """Authlib's request refuses a URL that is neither ``https://`` nor loopback ("OAuth 2
+    MUST utilize https") unless its documented switch ``AUTHLIB_INSECURE_TRANSPORT`` is set.
 
-    Authlib refuses such a URL ("OAuth 2 MUST utilize https") unless its documented switch
-    ``AUTHLIB_INSECURE_TRANSPORT`` is set. Latchkey serves plain HTTP behind the operator's
-    TLS-terminating proxy by design (DESIGN.md, "Transport"): an ``http://`` issuer is the
-    operator saying that transport security is the proxy's, so the switch is set for it, and
-    only for it (an ``https://`` or loopback issuer leaves Authlib's check as it is)."""
-    if not is_secure_transport(issuer):
-        os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+    Latchkey never sees TLS: it serves plain HTTP behind the operator's TLS-terminating proxy
+    or on loopback, and an ``http://`` issuer works as is (DESIGN.md, "Transport"), so
+    Authlib's check of the URL it is handed could only refuse deployments that are right.
+    The switch is set for the process (unless the operator set it): with it, the check is one
+    environment read, where parsing the URL and its address on every request cost four times
+    what building the rest of the request does. Authlib is used by nothing else here."""
+    os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
 
 
 class OAuthEndpoints:
@@ -152,7 +153,9 @@ class OAuthEndpoints:
         self._issuer: str = flask_app.config["LATCHKEY_ISSUER"]
         self._services: Services = flask_app.extensions["latchkey"]
         self._security_headers = tuple(security_headers(self._issuer))
-        allow_plain_http_issuer(self._issuer)
+        #: Each endpoint's public URL, the ``uri`` of its Authlib requests.
+        self._urls = {endpoint: self._issuer + path for path, endpoint in ENDPOINTS.items()}
+        leave_transport_to_the_proxy()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         endpoint = ENDPOINTS.get(environ.get("PATH_INFO", ""))
@@ -181,9 +184,9 @@ class OAuthEndpoints:
             form = self._form(environ)
         except HTTPException as error:  # 413: a body over MAX_CONTENT_LENGTH
             return _error(error.code or 400, "invalid_request", error.description or error.name)
-        request = WsgiOAuth2Request(environ, self._issuer + environ["PATH_INFO"], form)
+        request = WsgiOAuth2Request(environ, self._urls[endpoint], form)
         try:
-            return self._throttled(endpoint, request)
+            return self._answer(endpoint, request)
         except StampNotWritten as exc:  # a revocation (or a throttle lock) saved, not announced
             OUTAGES.failed(REDIS, exc)
             return _error(
@@ -224,28 +227,38 @@ class OAuthEndpoints:
         _, form, _ = parse_form_data(environ, max_content_length=self._max_content_length)
         return Form(form)
 
-    def _throttled(self, endpoint: str, request: WsgiOAuth2Request) -> tuple[int, Any, Headers]:
-        """20 failed client authentications a minute per client ID and per IP (DESIGN.md);
-        past that, 429 with ``Retry-After`` until the window resets."""
-        client_id = request.basic_credentials[0] or request.form.get("client_id")
-        # Namespaced by issuer, as the sign-in limits are: deployments may share one Redis.
-        keys = (f"{self._issuer} ip:{request.remote_addr}", f"{self._issuer} client:{client_id}")
-        exhausted = throttle.check(CLIENT_AUTH_LIMIT, *keys)
-        if exhausted:
-            return _error(
-                429,
-                "temporarily_unavailable",
-                "Too many failed client authentications; retry later.",
-                [("Retry-After", str(exhausted.retry_after))],
-            )
+    def _answer(self, endpoint: str, request: WsgiOAuth2Request) -> tuple[int, Any, Headers]:
+        """Authlib's answer; a failed client authentication (401) past 20 a minute from the
+        source address, or from it for the same client ID (DESIGN.md, "Limits"), becomes a
+        429 with ``Retry-After`` until the window resets.
+
+        Only failures are refused: a correct secret authenticates whatever others sent. A
+        client ID is not a secret, so a lock on it alone would let anyone who knows one
+        switch that app or resource server off; the address is in every key, so failures
+        from elsewhere cannot lock a client out of its own address."""
         server = self._server
         if endpoint == "token":
             status, body, headers = server.create_token_response(request)
         else:
             status, body, headers = server.create_endpoint_response(endpoint, request)
-        if status == 401:
-            throttle.count_failure(CLIENT_AUTH_LIMIT, *keys)
-        return status, body, headers
+        if status != 401:
+            return status, body, headers
+        client_id = request.basic_credentials[0] or request.form.get("client_id") or ""
+        if not looks_like_client_id(client_id):
+            client_id = "(none)"  # no key of unbounded, attacker-chosen text
+        # Namespaced by issuer, as the sign-in limits are: deployments may share one Redis.
+        address = f"{self._issuer} ip:{request.remote_addr}"
+        exhausted = throttle.refuse_failure(
+            CLIENT_AUTH_LIMIT, address, f"{address} client:{client_id}"
+        )
+        if exhausted is None:
+            return status, body, headers
+        return _error(
+            429,
+            "temporarily_unavailable",
+            "Too many failed client authentications from this address; retry later.",
+            [("Retry-After", str(exhausted.retry_after))],
+        )
 
 
 def _error(

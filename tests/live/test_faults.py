@@ -1,6 +1,8 @@
-"""A dependency down: 503 with Retry-After on every surface, one log line per outage, recovery
-without a restart, and never a revoked credential answered active (DESIGN.md, "Operations
-endpoints"; issue 14, item 6).
+"""A dependency down: 503 with Retry-After wherever it is needed, on every surface (RFC 6749
+JSON, problem+json, a console page), one log line per worker per outage, recovery without a
+restart, and never a revoked credential answered active (DESIGN.md, "Operations endpoints";
+issue 14, item 6). Without Redis, correct OAuth clients are still answered, from the
+database; what needs Redis (counting a failed authentication, a sign-in's lock) is refused.
 
 The outages are real and the test's own: a ``redis-server`` it starts on a free loopback port
 (stopped and started again), and the live server's own PostgreSQL database, blocked with
@@ -240,14 +242,22 @@ def test_redis_down_is_503_then_recovers_without_a_restart(
 ) -> None:
     scene = Scene(faulty)
     revoked_during = scene.admin.ok("POST", "/api/keys", 201, json=key_body())
+    wrong = {**scene.app, "client_secret": scene.app["client_secret"][:-1] + "x"}
+    wrong_rs = {**scene.rs, "client_secret": scene.rs["client_secret"][:-1] + "x"}
     own_redis.stop()
     try:
         for _ in range(DURING // 4):
-            assert_unavailable_oauth(scene.token_request(scene.app))
-            assert_unavailable_oauth(scene.introspection(scene.rs, scene.key))
+            # Correct clients are answered from the database (nothing is trusted from the
+            # cache while the stamp cannot be read)...
+            assert scene.token_request(scene.app).status_code == 200
+            assert introspect(faulty, scene.rs, scene.key)["active"] is True
+            scene.revoked_is_never_active()
+            # ...but a failure that cannot be counted is refused, not let through uncounted,
+            # and so is a sign-in, whose lock cannot be read.
+            assert_unavailable_oauth(scene.token_request(wrong))
+            assert_unavailable_oauth(scene.introspection(wrong_rs, scene.key))
             assert_unavailable_problem(scene.sign_in())
             assert_unavailable_page(scene.console_login())
-            scene.revoked_is_never_active()
         # A change made now is saved but cannot be announced: 503, and what to do.
         r = scene.admin.post(f"/api/keys/{revoked_during['id']}/revoke")
         assert r.status_code == 503 and r.headers["Retry-After"].isdigit(), r.text
@@ -259,9 +269,10 @@ def test_redis_down_is_503_then_recovers_without_a_restart(
     finally:
         own_redis.start()
 
-    until_recovered(lambda: scene.token_request(scene.app).status_code == 200, scene)
+    until_recovered(lambda: scene.sign_in().status_code == 201, scene)
     for _ in range(6):  # every worker is back, fresh connections
         assert scene.token_request(scene.app).status_code == 200
+        assert scene.token_request(wrong).status_code == 401
         assert introspect(faulty, scene.rs, scene.key)["active"] is True
         assert introspect(faulty, scene.rs, scene.revoked) == {"active": False}
         assert introspect(faulty, scene.rs, revoked_during["key"]) == {"active": False}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import random
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -484,7 +485,14 @@ def _client_from(address: str) -> requests.Session:
     return http
 
 
+def _address() -> str:
+    rng = random.SystemRandom()
+    return f"127.{rng.randrange(1, 255)}.{rng.randrange(1, 255)}.{rng.randrange(2, 255)}"
+
+
 def test_failed_client_authentications_are_throttled(server_factory: Any) -> None:
+    """Failures count per source address and per (client ID, address); past the limit a
+    failure is 429, while a correct secret still authenticates (DESIGN.md, "Limits")."""
     # Shared counts across the two workers need the shared store (DESIGN.md: REDIS_URL).
     live = server_factory(LATCHKEY_CLIENT_AUTH_LIMIT="3 per minute", REDIS_URL=REDIS_URL)
     admin = Api.login(live.url, ADMIN_EMAIL, ADMIN_PASSWORD)
@@ -492,28 +500,92 @@ def test_failed_client_authentications_are_throttled(server_factory: Any) -> Non
     other = admin.ok(
         "POST", "/api/apps", 201, json={"name": "Bystander", "scopes": ["people:read"]}
     )
-    rng = random.SystemRandom()
-    here = _client_from(
-        f"127.{rng.randrange(1, 255)}.{rng.randrange(1, 255)}.{rng.randrange(2, 255)}"
-    )
-    elsewhere = _client_from(
-        f"127.{rng.randrange(1, 255)}.{rng.randrange(1, 255)}.{rng.randrange(2, 255)}"
-    )
+    here, elsewhere = _client_from(_address()), _client_from(_address())
 
     assert token_request(live, auth=creds(app), http=here).status_code == 200
     for _ in range(3):
         r = token_request(live, auth=(app["client_id"], "wrong"), http=here)
         assert_error(r, 401, "invalid_client")
 
-    blocked = token_request(live, auth=creds(app), http=here)  # the right secret, too late
+    blocked = token_request(live, auth=(app["client_id"], "wrong"), http=here)
     assert blocked.status_code == 429, blocked.text
     assert 1 <= int(blocked.headers["Retry-After"]) <= 60
     assert blocked.headers["Cache-Control"] == "no-store"
     assert blocked.headers["Content-Type"].startswith("application/json")
     assert isinstance(blocked.json()["error"], str)
 
-    # Per client ID: the same app from another address is blocked too ...
-    assert token_request(live, auth=creds(app), http=elsewhere).status_code == 429
-    # ... and per IP: another app from the same address as well; an unrelated caller is not.
-    assert token_request(live, auth=creds(other), http=here).status_code == 429
-    assert token_request(live, auth=creds(other), http=elsewhere).status_code == 200
+    # The right secret is never refused, from the same address or elsewhere ...
+    assert token_request(live, auth=creds(app), http=here).status_code == 200
+    assert token_request(live, auth=creds(other), http=here).status_code == 200
+    # ... per address: another client's failure from there is refused too ...
+    assert token_request(live, auth=(other["client_id"], "wrong"), http=here).status_code == 429
+    # ... and the same client's failure from another address is only a failure.
+    r = token_request(live, auth=(app["client_id"], "wrong"), http=elsewhere)
+    assert_error(r, 401, "invalid_client")
+
+
+def test_a_stranger_cannot_lock_a_resource_server_out(server_factory: Any) -> None:
+    """Knowing a resource server's client ID (not a secret) and sending wrong secrets for it
+    from another address leaves its own introspection working."""
+    live = server_factory(LATCHKEY_CLIENT_AUTH_LIMIT="20 per minute", REDIS_URL=REDIS_URL)
+    admin = Api.login(live.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+    rs = admin.ok(
+        "POST",
+        "/api/resource-servers",
+        201,
+        json={"name": "People API", "audience": f"https://{uuid.uuid4().hex[:8]}.example.com"},
+    )
+    key = admin.ok("POST", "/api/keys", 201, json={"name": "Script", "scopes": ["people:read"]})
+    stranger, resource_server = _client_from(_address()), _client_from(_address())
+
+    attempts = [
+        stranger.post(
+            f"{live.url}/oauth/introspect",
+            data={"token": key["key"]},
+            auth=(rs["client_id"], f"wrong-{i}"),
+            timeout=10,
+        ).status_code
+        for i in range(25)
+    ]
+    assert attempts[:20] == [401] * 20 and set(attempts[20:]) == {429}
+
+    r = resource_server.post(
+        f"{live.url}/oauth/introspect",
+        data={"token": key["key"]},
+        auth=(rs["client_id"], rs["client_secret"]),
+        timeout=10,
+    )
+    assert r.status_code == 200 and r.json()["active"] is True
+    # Even from the stranger's locked address, the correct secret authenticates.
+    r = stranger.post(
+        f"{live.url}/oauth/introspect",
+        data={"token": key["key"]},
+        auth=(rs["client_id"], rs["client_secret"]),
+        timeout=10,
+    )
+    assert r.status_code == 200 and r.json()["active"] is True
+
+
+@pytest.mark.parametrize("path", ["/oauth/token", "/oauth/introspect", "/oauth/revoke"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "é:secret".encode("latin-1"),  # latin-1, not UTF-8
+        b"\xff\xfe\xfa:\xc3(",  # invalid UTF-8
+        b"lkci_\x00abc:secret",  # a NUL in the client ID
+        b"\xc0\xaf" * 2000 + b":x",  # overlong encodings, and long
+    ],
+    ids=["latin-1", "invalid-utf-8", "nul", "overlong"],
+)
+def test_basic_credentials_that_are_not_utf8_are_a_failed_authentication(
+    server: LiveServer, path: str, raw: bytes
+) -> None:
+    """RFC 6749 §2.3.1: whatever the bytes of the Basic header, a bad credential is 401
+    ``invalid_client`` (never a server error)."""
+    r = requests.post(
+        f"{server.url}{path}",
+        data={"grant_type": "client_credentials", "token": "x" * 24},
+        headers={"Authorization": "Basic " + base64.b64encode(raw).decode()},
+        timeout=10,
+    )
+    assert_error(r, 401, "invalid_client")
