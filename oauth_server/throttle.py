@@ -84,6 +84,7 @@ def refuse_failure(config_key: str, *keys: str) -> Exhausted | None:
             return Exhausted(retry_after=max(1, math.ceil(reset - time.time())))
     for key in keys:
         strategy.hit(item, config_key, key)
+    OUTAGES.recovered(REDIS)
     return None
 
 
