@@ -19,6 +19,8 @@ import sys
 import time
 from typing import Any
 
+from keys.process import process_id
+
 #: Attributes every ``LogRecord`` has; anything else a caller passed in ``extra`` becomes a
 #: field of the line.
 _STANDARD = frozenset(
@@ -26,10 +28,21 @@ _STANDARD = frozenset(
 )
 
 
+#: Non-ASCII stays escaped (a log line is plain ASCII whatever a client sent); anything that
+#: is not JSON by nature (an exception's argument, a path object) is written as its text.
+_ENCODER = json.JSONEncoder(default=str)
+
+_second: tuple[int, str] = (-1, "")
+
+
 def utc_time(seconds: float) -> str:
-    """``2026-12-04T17:57:23.123Z``: ISO 8601 in UTC, to the millisecond."""
-    whole = time.gmtime(seconds)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", whole) + f".{int(seconds % 1 * 1000):03d}Z"
+    """``2026-12-04T17:57:23.123Z``: ISO 8601 in UTC, to the millisecond (the part up to the
+    second formatted once per second: every request writes a line)."""
+    global _second
+    whole = int(seconds)
+    if _second[0] != whole:
+        _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{_second[1]}.{int((seconds - whole) * 1000):03d}Z"
 
 
 class JsonFormatter(logging.Formatter):
@@ -44,11 +57,33 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         for name, value in vars(record).items():
-            if name not in _STANDARD and not name.startswith("_"):
+            if name not in _STANDARD and name[0] != "_":
                 line[name] = value
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        return _ENCODER.encode(line)
+
+
+REQUESTS = logging.getLogger("latchkey.requests")
+
+
+def request_line(message: str, fields: dict[str, Any]) -> None:
+    """Write the request log's line for one request: the same JSON shape as every other
+    record, written straight to stderr. Through ``logging`` the line cost three times as
+    much (a record's bookkeeping, two locks, a flush), on every request of the hot path.
+    The ``latchkey.requests`` logger's level still switches it off (``WARNING``)."""
+    if not REQUESTS.isEnabledFor(logging.INFO):
+        return
+    now = time.time()
+    line = {
+        "time": utc_time(now),
+        "level": "info",
+        "logger": REQUESTS.name,
+        "pid": process_id(),
+        "message": message,
+        **fields,
+    }
+    sys.stderr.write(_ENCODER.encode(line) + "\n")
 
 
 def configure() -> None:

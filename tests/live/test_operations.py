@@ -66,6 +66,21 @@ def moved(before: dict[str, float], after: dict[str, float], sample: str) -> flo
     return after.get(sample, 0.0) - before.get(sample, 0.0)
 
 
+def scrape_once_counted(
+    live: LiveServer, before: dict[str, float], expected: dict[str, float]
+) -> dict[str, float]:
+    """A scrape once the ``expected`` moves have happened (or after 5 s): a request is
+    counted when its response has been sent, so the next scrape, perhaps answered by the
+    other worker, can come a moment before the count."""
+    deadline = time.monotonic() + 5
+    while True:
+        after = scrape(live)
+        done = all(moved(before, after, name) >= n for name, n in expected.items())
+        if done or time.monotonic() > deadline:
+            return after
+        time.sleep(0.05)
+
+
 def request_lines(live: LiveServer) -> list[dict[str, Any]]:
     """Every line of the server's log, parsed (each must be JSON); the request log's lines."""
     lines = [json.loads(line) for line in live.log_path.read_text().splitlines() if line]
@@ -137,14 +152,16 @@ def test_introspection_answers_are_counted_by_outcome(ops: LiveServer, ops_admin
     assert introspect(ops, rs, live_key["key"])["active"] is True
     assert introspect(ops, rs, revoked["key"]) == {"active": False}
     assert introspect(ops, rs, "lk_not_a_key") == {"active": False}
-    time.sleep(1)  # one usage flush (0.2 s here) has written the live key's use
-    after = scrape(ops)
-
     outcomes = 'latchkey_introspections_total{outcome="%s",reason="%s"}'
+    route = 'latchkey_http_requests_total{endpoint="/oauth/introspect",method="POST",status="200"}'
+    # ... and a usage flush (every 0.2 s here) has written the live key's use.
+    after = scrape_once_counted(
+        ops, before, {route: 3, "latchkey_usage_flush_lag_seconds_count": 1}
+    )
+
     assert moved(before, after, outcomes % ("active", "")) == 1
     assert moved(before, after, outcomes % ("inactive", "revoked")) == 1
     assert moved(before, after, outcomes % ("inactive", "unknown")) == 1
-    route = 'latchkey_http_requests_total{endpoint="/oauth/introspect",method="POST",status="200"}'
     assert moved(before, after, route) == 3
     latency = 'latchkey_http_request_duration_seconds_count{endpoint="/oauth/introspect"}'
     assert moved(before, after, latency) == 3
@@ -161,12 +178,12 @@ def test_routes_not_paths_label_the_requests(ops: LiveServer, ops_admin: Api) ->
     before = scrape(ops)
     ops_admin.ok("GET", f"/api/keys/{key['id']}")
     assert requests.get(f"{ops.url}/no/such/{unique('path')}", timeout=10).status_code == 404
-    after = scrape(ops)
     route = (
         'latchkey_http_requests_total{endpoint="/api/keys/<id:key_id>",method="GET",status="200"}'
     )
-    assert moved(before, after, route) == 1
     unmatched = 'latchkey_http_requests_total{endpoint="unmatched",method="GET",status="404"}'
+    after = scrape_once_counted(ops, before, {route: 1, unmatched: 1})
+    assert moved(before, after, route) == 1
     assert moved(before, after, unmatched) == 1
     assert not any(f"/api/keys/{key['id']}" in s or "/no/such" in s for s in after)
 
@@ -185,8 +202,8 @@ def test_metrics_add_up_both_workers(ops: LiveServer) -> None:
             line["pid"] for line in request_lines(ops)[seen_from:] if line["path"] == "/healthz"
         }
     assert len(pids) == 2, "both workers should have answered"
-    after = scrape(ops)
     healthz = 'latchkey_http_requests_total{endpoint="/healthz",method="GET",status="200"}'
+    after = scrape_once_counted(ops, before, {healthz: sent})
     assert moved(before, after, healthz) == sent
 
 
@@ -234,6 +251,7 @@ def test_the_log_is_json_lines_without_secrets_or_query_strings(
     r = requests.get(f"{ops.url}/healthz", headers={"X-Request-Id": key}, timeout=10)
     assert r.headers["X-Request-Id"] != key
     issue(ops, app)
+    time.sleep(0.5)  # a request's line is written once its response has been sent
 
     text = ops.log_path.read_text()
     secrets = [key, key.rsplit("_", 1)[1], app["client_secret"], rs["client_secret"]]
