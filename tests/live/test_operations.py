@@ -222,8 +222,10 @@ def test_the_log_is_json_lines_without_secrets_or_query_strings(
     key = ops_admin.ok("POST", "/api/keys", 201, json=KEY)["key"]
     session_token = ops_admin.http.headers["Authorization"].removeprefix("Bearer ")
 
-    # A key in the query string, where the API and the OAuth endpoints refuse it.
+    # A key in the query string, where the API and the OAuth endpoints refuse it, and in a
+    # path.
     requests.get(f"{ops.url}/api/keys?api_key={key}", timeout=10)
+    assert requests.get(f"{ops.url}/api/keys/{key}", timeout=10).status_code == 404
     r = requests.post(f"{ops.url}/oauth/introspect?token={key}", auth=(key, ""), timeout=10)
     assert r.status_code == 400
     # `curl -u $KEY:`: the key as the Basic user, on both surfaces.
