@@ -27,7 +27,15 @@ from redis import Redis
 
 from tests.live.conftest import unique
 from tests.live.oauth_calls import introspect, issue
-from tests.live.server import ADMIN_EMAIL, ADMIN_PASSWORD, PG_ADMIN_URL, Api, LiveServer, free_port
+from tests.live.server import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    PG_ADMIN_URL,
+    Api,
+    LiveServer,
+    free_port,
+    running,
+)
 
 #: Requests sent during each outage; the log must hold far fewer outage lines.
 DURING = 12
@@ -97,15 +105,12 @@ def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnRedis]:
 @pytest.fixture(scope="module")
 def faulty(own_redis: OwnRedis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """Two workers on a PostgreSQL database of their own and the test's own Redis."""
-    live = LiveServer(
-        "postgresql",
-        tmp_path_factory.mktemp("faulty"),
-        extra_env={"REDIS_URL": own_redis.url, "LATCHKEY_CLIENT_AUTH_LIMIT": "10000 per minute"},
-    )
-    live.prepare()
-    live.start()
-    yield live
-    live.close()
+    workdir = tmp_path_factory.mktemp("faulty")
+    limit = "10000 per minute"
+    with running(
+        "postgresql", workdir, REDIS_URL=own_redis.url, LATCHKEY_CLIENT_AUTH_LIMIT=limit
+    ) as live:
+        yield live
 
 
 class Scene:

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from tests.live.conftest import unique
 from tests.live.oauth_calls import introspect, issue
-from tests.live.server import ADMIN_EMAIL, ADMIN_PASSWORD, Api, LiveServer
+from tests.live.server import ADMIN_EMAIL, ADMIN_PASSWORD, Api, LiveServer, running
 
 METRICS_TOKEN = "metrics-" + "x" * 24
 KEY = {"name": "Key", "scopes": ["people:read"]}
@@ -31,15 +31,9 @@ REQUEST_FIELDS = {"time", "request_id", "method", "path", "status", "duration_ms
 @pytest.fixture(scope="module")
 def ops(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server of its own, with a metrics token and a log no other test writes to."""
-    live = LiveServer(
-        backend,
-        tmp_path_factory.mktemp(f"ops-{backend}"),
-        extra_env={"LATCHKEY_METRICS_TOKEN": METRICS_TOKEN},
-    )
-    live.prepare()
-    live.start()
-    yield live
-    live.close()
+    workdir = tmp_path_factory.mktemp(f"ops-{backend}")
+    with running(backend, workdir, LATCHKEY_METRICS_TOKEN=METRICS_TOKEN) as live:
+        yield live
 
 
 @pytest.fixture(scope="module")
