@@ -14,7 +14,9 @@ was announced before the stamp was read.
 
 from __future__ import annotations
 
+import contextlib
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -29,9 +31,11 @@ from keys.models import ApiKey, CryptoKey, OAuthApp, Org, ResourceServer, Revoke
 
 T = TypeVar("T")
 
-#: Entries per process. A full cache starts over, which costs one database read per
-#: credential in use; 10,000 rows of a few hundred bytes stay well inside a worker's memory.
-MAX_ENTRIES = 10_000
+#: Entries per process. An entry (a key's row, its cache key and stamp) is about 830 bytes, so
+#: 20,000 of them are ~17 MB, which keeps a worker under 150 MB. A full cache drops its least
+#: recently used entry: the credentials in steady use stay, and one that comes back after a
+#: while costs one indexed read (:mod:`keys.lookups`).
+MAX_ENTRIES = 20_000
 
 #: What a cached answer can depend on. A change to any of these tables, by any statement
 #: that does not say otherwise, announces a change.
@@ -68,7 +72,7 @@ class StateCache:
         misses: Tally | None = None,
     ) -> None:
         self.stamp = stamp
-        self._entries: dict[Hashable, tuple[bytes, Any]] = {}
+        self._entries: OrderedDict[Hashable, tuple[bytes, Any]] = OrderedDict()
         self._max_entries = max_entries
         self.hits: Tally = hits or _Uncounted()
         self.misses: Tally = misses or _Uncounted()
@@ -81,12 +85,22 @@ class StateCache:
         entry = self._entries.get(key)
         if entry is None or entry[0] != seen:
             return _MISSING
+        with contextlib.suppress(KeyError):  # evicted by another thread meanwhile
+            self._entries.move_to_end(key)
         return entry[1]
 
     def _put(self, seen: bytes, key: Hashable, value: Any) -> None:
-        if len(self._entries) >= self._max_entries:
-            self._entries.clear()
-        self._entries[key] = (seen, value)
+        entries = self._entries
+        entries[key] = (seen, value)
+        entries.move_to_end(key)
+        while len(entries) > self._max_entries:
+            try:
+                entries.popitem(last=False)
+            except KeyError:  # emptied by other threads meanwhile
+                break
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The two OAuth calls most live tests make: get a token, introspect it."""
+"""The OAuth calls most live tests make: get a token, introspect it, revoke it."""
 
 from __future__ import annotations
 
@@ -35,3 +35,14 @@ def introspect(server: LiveServer, rs: dict[str, Any], token: str, **extra: str)
     assert r.status_code == 200, r.text
     assert r.headers["Cache-Control"] == "no-store"
     return r.json()  # type: ignore[no-any-return]
+
+
+def revoke(server: LiveServer, app: dict[str, Any], token: str) -> None:
+    """RFC 7009 revocation of ``token`` by its ``app``; the call must succeed."""
+    r = requests.post(
+        f"{server.url}/oauth/revoke",
+        data={"token": token},
+        auth=(app["client_id"], app["client_secret"]),
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text

@@ -138,14 +138,20 @@ def test_garbage_never_reaches_the_database(
     assert statements == []
 
 
-def test_a_full_cache_starts_over(stamp: CountingStamp) -> None:
+def test_a_full_cache_drops_its_least_recently_used_entry(stamp: CountingStamp) -> None:
     cache = StateCache(stamp, max_entries=3)
     view = cache.view()
-    loads: list[int] = []
     for i in range(4):
-        view.get(i, lambda i=i: loads.append(i) or i)  # type: ignore[misc]
-    assert view.get(3, lambda: -1) == 3  # the newest entry survives the clearing
-    assert view.get(0, lambda: -1) == -1  # the oldest was dropped
+        view.get(i, lambda i=i: i)  # type: ignore[misc]
+    assert len(cache) == 3
+    assert view.get(3, lambda: -1) == 3  # the newest entry stays
+    assert view.get(0, lambda: -1) == -1  # the oldest was dropped (and is back now)
+    # A credential in steady use stays while others come and go.
+    view.get("steady", lambda: "kept")
+    for i in range(10, 14):
+        view.get(i, lambda i=i: i)  # type: ignore[misc]
+        assert view.get("steady", lambda: "reloaded") == "kept"
+    assert len(cache) == 3
 
 
 def test_a_file_stamp_bump_is_seen_by_another_process(tmp_path: Path) -> None:
