@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from keys.format import KindPrefixes
+from keys.format import KindPrefixes, display_prefix_of
 from oauth_server import logs, metrics
 
 if TYPE_CHECKING:
@@ -138,14 +138,14 @@ class RequestLog:
 
     def _loggable(self, path: str) -> str:
         """``path`` with any segment shaped like a credential of ours (kind, public id and
-        more) cut to its kind and public id: a key pasted into a URL is not logged."""
+        more) cut to its display prefix: a key pasted into a URL is not logged."""
         if "_" not in path:
             return path
         segments = path.split("/")
         for i, segment in enumerate(segments):
             if segment.count("_") >= 2 and self._prefixes.is_ours(segment):
-                kind, public_id, _ = segment.split("_", 2)
-                segments[i] = f"{kind}_{public_id}_…"
+                # A malformed one (a typo) may still hold most of a secret: none of it.
+                segments[i] = f"{display_prefix_of(segment) or '[credential]'}_…"
         return "/".join(segments)
 
 
