@@ -62,10 +62,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     init_throttles(app)
 
-    from oauth_server.outages import watch_database
+    from oauth_server.outages import init_outages
 
-    with app.app_context():
-        watch_database(db.engine)
+    init_outages(app)
 
     from oauth_server.oauth.server import create_authorization_server
     from oauth_server.oauth.views import bp as oauth_bp

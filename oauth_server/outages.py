@@ -20,11 +20,14 @@ import threading
 import time
 from dataclasses import dataclass
 
+from flask import Flask, Response, jsonify
 from limits.errors import StorageError
 from redis import exceptions as redis_errors
 from sqlalchemy import event
 from sqlalchemy import exc as sql_errors
 from sqlalchemy.engine import Engine
+
+from oauth_server.extensions import db
 
 log = logging.getLogger("latchkey")
 
@@ -139,6 +142,28 @@ def unavailable(error: BaseException) -> Unavailable | None:
         return None
     OUTAGES.failed(dependency, error)
     return Unavailable(dependency)
+
+
+def init_outages(app: Flask) -> None:
+    """Outside the API's and the console's blueprints (each renders its own 503), an outage
+    is answered as the OAuth endpoints answer it: the RFC 8414 metadata's JWKS, for one,
+    reads the database. Registered for the outage errors only, so every other error keeps
+    its own handling."""
+    for error in _REDIS_DOWN + _DATABASE_DOWN:
+        app.register_error_handler(error, _oauth_style)
+    with app.app_context():
+        watch_database(db.engine)
+
+
+def _oauth_style(error: Exception) -> Response:
+    down = unavailable(error)
+    if down is None:  # an InterfaceError that is no outage, say: the usual 500
+        raise error
+    body = {"error": "temporarily_unavailable", "error_description": down.description}
+    response = jsonify(body)
+    response.status_code = 503
+    response.headers.update({**down.headers, "Cache-Control": "no-store"})
+    return response
 
 
 def watch_database(engine: Engine) -> None:

@@ -311,6 +311,7 @@ def test_database_down_is_503_then_recovers_without_a_restart(faulty: LiveServer
             assert_unavailable_page(scene.console_login())
             scene.revoked_is_never_active()
         assert_unavailable_problem(scene.sign_in())
+        assert_unavailable_oauth(requests.get(f"{faulty.url}/oauth/jwks", timeout=10))
         ready = requests.get(f"{faulty.url}/readyz", timeout=10)
         assert ready.status_code == 503
         assert ready.json()["checks"] == {"database": "unreachable", "redis": "ok"}
