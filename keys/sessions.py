@@ -21,7 +21,7 @@ from keys.clock import now_ms
 from keys.core import Core
 from keys.hashing import dummy_password_check, verify_password
 from keys.models import ApiSession, AuditEvent, User
-from keys.validation import control_problem
+from keys.validation import control_problem, normalized_email
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,7 @@ def _account(session: DbSession, email: str) -> User | None:
     """The member who signs in as ``email`` (typed by anyone, so anything), or None. No
     stored email holds a control character, and PostgreSQL cannot compare text with NUL: such
     an email is simply no one's, without a query."""
-    email = email.strip().lower()
+    email = normalized_email(email)
     if control_problem(email):
         return None
     return session.scalar(select(User).where(User.email == email))

@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response
 from keys import sessions
 from keys.format import display_prefix
 from keys.models import ApiSession, User
+from keys.validation import normalized_email
 from oauth_server import signin
 from oauth_server.console import bp
 from oauth_server.console.forms import LoginForm, SignOutForm
@@ -107,7 +108,7 @@ def login() -> Response | str | tuple[str, int, dict[str, str]]:
     if not form.validate_on_submit():
         status = 422 if form.is_submitted() else 200
         return render_template("console/login.html", form=form), status, {}
-    account = (form.email.data or "").strip().lower()
+    account = normalized_email(form.email.data or "")
     lock = signin.lock(account)
     if lock is not None:
         whose = "for this account" if lock.reason == "account" else "from your network address"
