@@ -12,6 +12,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -154,3 +156,15 @@ class LiveServer:
         self.stop()
         if self.pg_name:
             drop_pg_database(self.pg_name)
+
+
+@contextmanager
+def running(backend: str, workdir: Path, **env: str) -> Iterator[LiveServer]:
+    """A prepared, started server with these extra settings, closed afterwards."""
+    live = LiveServer(backend, workdir, extra_env=env)
+    live.prepare()
+    try:
+        live.start()
+        yield live
+    finally:
+        live.close()
