@@ -27,8 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.api import ADMIN_EMAIL, ADMIN_PASSWORD, Api
 from tests.live.receiver import Receiver
-from tests.live.server import ADMIN_EMAIL, ADMIN_PASSWORD, ROOT, Api, LiveServer
+from tests.live.server import ROOT, LiveServer
 
 
 def _create_keys(admin: Api, count: int, pause: float = 0.0) -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
 
 from keys import format as fmt
+from keys import retention
 from keys.audit import Actor, Target, record
 from keys.base import DbSession
 from keys.clock import now_ms
@@ -165,12 +166,6 @@ def close_session(
         target=Target("session", row.id, row.user.email),
         details=details,
     )
-    # Sessions are short-lived; dropping the expired ones here keeps the table small.
-    session.execute(
-        delete(ApiSession).where(
-            or_(
-                ApiSession.expires_at < now_ms() - 86_400_000,
-                ApiSession.revoked_at < now_ms() - 86_400_000,
-            )
-        )
-    )
+    # Sessions are short-lived; dropping the ended ones here keeps the table small between
+    # runs of `flask --app app prune`.
+    session.execute(delete(ApiSession).where(retention.session_ended(now_ms())))

@@ -19,7 +19,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
@@ -51,11 +51,31 @@ _ENGINE = "latchkey_engine"
 _MISSING = object()
 
 
+class Tally(Protocol):
+    """Something that counts (a Prometheus counter fits): how the web layer watches the
+    cache's hits and misses without ``keys/`` knowing who counts."""
+
+    def inc(self, amount: float = 1) -> None: ...
+
+
+class _Uncounted:
+    def inc(self, amount: float = 1) -> None:
+        return None
+
+
 class StateCache:
-    def __init__(self, stamp: Stamp, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(
+        self,
+        stamp: Stamp,
+        max_entries: int = MAX_ENTRIES,
+        hits: Tally | None = None,
+        misses: Tally | None = None,
+    ) -> None:
         self.stamp = stamp
         self._entries: OrderedDict[Hashable, tuple[bytes, Any]] = OrderedDict()
         self._max_entries = max_entries
+        self.hits: Tally = hits or _Uncounted()
+        self.misses: Tally = misses or _Uncounted()
 
     def view(self) -> View:
         """The cache as one request sees it. Observe before the request reads any state."""
@@ -96,13 +116,20 @@ class View:
         """The entry for ``key`` if read under this view's stamp, else ``load()``, kept unless
         ``keep`` says otherwise (answers a caller can be made to ask for without end, such
         as failures for guessed secrets, would evict the rows everyone needs)."""
-        if self.cache is None or self.seen is None:
+        cache = self.cache
+        if cache is None:
             return load()
-        value = self.cache._get(self.seen, key)
+        if self.seen is None:  # the stamp cannot be told: nothing may be served from memory
+            cache.misses.inc()
+            return load()
+        value = cache._get(self.seen, key)
         if value is _MISSING:
+            cache.misses.inc()
             value = load()
             if keep is None or keep(value):
-                self.cache._put(self.seen, key, value)
+                cache._put(self.seen, key, value)
+        else:
+            cache.hits.inc()
         return value  # type: ignore[no-any-return]
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 
-from keys import lookups, state_cache
+from keys import lookups, retention, state_cache
 from keys.access_tokens import AccessTokenClaims
 from keys.base import DbSession
 from keys.client_records import app_record
@@ -71,8 +71,7 @@ def jti_revoked(view: View, session: DbSession, jti: str) -> bool:
 
 def revoke_jti(session: DbSession, jti: str, exp: int) -> None:
     """Record a revoked token id until its expiry, and forget the ones already expired."""
-    now = int(time.time())
-    session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now))
+    session.execute(delete(RevokedToken).where(retention.revocation_expired(int(time.time()))))
     if session.get(RevokedToken, jti) is None:
         session.add(RevokedToken(jti=jti, expires_at=exp))
     else:

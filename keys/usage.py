@@ -13,7 +13,9 @@ beside the database: a process that finds another flushing keeps its tallies for
 round rather than wait on SQLite's write lock). Readers never wait for it: PostgreSQL's
 readers take no row locks, and SQLite runs in WAL mode.
 :meth:`UsageCounter.close` writes what is left; it runs at interpreter exit, which covers a
-graceful shutdown of a gunicorn worker. A failed write keeps the tallies for the next try.
+graceful shutdown of a gunicorn worker. A failed write keeps the tallies for the next try,
+and is logged once until a write succeeds again (an outage of the database is one line, not
+one every few seconds per process).
 """
 
 from __future__ import annotations
@@ -61,6 +63,12 @@ class _Tally:
     count: int
     last_at: int
     last_ip: str | None
+    first_at: int
+
+
+#: The flush's hook (the web layer's metrics): the age in seconds of the oldest use a batch
+#: wrote, or None for a write that failed.
+FlushHook = Callable[[float | None], None]
 
 
 def _statement(model: Any) -> Any:
@@ -174,9 +182,16 @@ def _one_writer(session: Session, wait: bool) -> Iterator[bool]:
 class UsageCounter:
     """Per-process tallies of key uses, flushed every ``interval`` seconds."""
 
-    def __init__(self, session_factory: Callable[[], Session], interval: float = 2.0) -> None:
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        interval: float = 2.0,
+        on_flush: FlushHook | None = None,
+    ) -> None:
         self._session_factory = session_factory
         self._interval = interval
+        self._on_flush = on_flush
+        self._failing = False
         self._lock = threading.Lock()
         self._pending: dict[tuple[KeyKind, int], _Tally] = {}
         self._pid: int | None = None
@@ -196,7 +211,7 @@ class UsageCounter:
                 self._start()
             tally = self._pending.get((kind, key_id))
             if tally is None:
-                self._pending[(kind, key_id)] = _Tally(1, at, ip)
+                self._pending[(kind, key_id)] = _Tally(1, at, ip, at)
             else:
                 tally.count += 1
                 tally.last_at, tally.last_ip = at, ip
@@ -221,10 +236,25 @@ class UsageCounter:
                     return 0
                 _write(session, batch)
                 session.commit()
-        except Exception:
-            log.exception("could not write usage counts; keeping them for the next try")
+        except Exception as exc:
+            if not self._failing:
+                log.warning(
+                    "could not write usage counts (%s: %s); keeping them and retrying every %s s",
+                    type(exc).__name__,
+                    str(exc).splitlines()[0] if str(exc) else "",
+                    self._interval,
+                )
+            self._failing = True
             self._merge_back(batch)
+            if self._on_flush is not None:
+                self._on_flush(None)
             return 0
+        if self._failing:
+            log.warning("usage counts written again")
+            self._failing = False
+        if self._on_flush is not None:
+            oldest = min(t.first_at for t in batch.values())
+            self._on_flush(max(0.0, (now_ms() - oldest) / 1000))
         return len(batch)
 
     def close(self) -> None:
@@ -240,6 +270,7 @@ class UsageCounter:
                     self._pending[ident] = old
                 else:
                     tally.count += old.count
+                    tally.first_at = min(tally.first_at, old.first_at)
                     if old.last_at > tally.last_at:
                         tally.last_at, tally.last_ip = old.last_at, old.last_ip
 

@@ -121,6 +121,9 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
     engine_options: dict[str, Any] = {"pool_pre_ping": shared_db}
     if not shared_db:
         engine_options["connect_args"] = {"timeout": 30}
+    elif database_url.startswith("postgresql"):
+        # A database that does not answer is a 503 within seconds, not a request that hangs.
+        engine_options["connect_args"] = {"connect_timeout": 5}
 
     return {
         "SQLALCHEMY_DATABASE_URI": database_url,
@@ -148,6 +151,7 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "REDIS_URL": env.get("REDIS_URL") or None,
         "LATCHKEY_LOGIN_LIMIT": env.get("LATCHKEY_LOGIN_LIMIT") or "10 per 15 minutes",
         "LATCHKEY_PROXY_HOPS": int(env.get("LATCHKEY_PROXY_HOPS") or 0),
+        "LATCHKEY_METRICS_TOKEN": env.get("LATCHKEY_METRICS_TOKEN") or None,
         "LATCHKEY_LOGIN_IP_LIMIT": env.get("LATCHKEY_LOGIN_IP_LIMIT") or "50 per 15 minutes",
         "LATCHKEY_CLIENT_AUTH_LIMIT": env.get("LATCHKEY_CLIENT_AUTH_LIMIT") or "20 per minute",
         "MAX_CONTENT_LENGTH": 64 * 1024,

@@ -23,6 +23,7 @@ from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 
 from keys import sessions
+from keys.format import display_prefix
 from keys.models import ApiSession, User
 from keys.validation import normalized_email
 from oauth_server import signin
@@ -30,6 +31,7 @@ from oauth_server.console import bp
 from oauth_server.console.forms import LoginForm, SignOutForm
 from oauth_server.console.guards import signed_in
 from oauth_server.extensions import db, login_manager
+from oauth_server.request_log import note_credential
 from oauth_server.services import services
 
 HOME = "console.api_access"
@@ -56,6 +58,8 @@ def load_user(user_id: str) -> ConsoleUser | None:
     row = sessions.live_session(db.session, int(session_id), int(member))
     if row is None or row.user.password_hash is None:
         return None
+    prefix = display_prefix(services().core.prefixes.session_token, row.public_id)
+    note_credential(request.environ, prefix)
     return ConsoleUser(row.user, row)
 
 

@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 import requests
 
-from tests.live.conftest import unique
-from tests.live.oauth_calls import introspect
-from tests.live.server import Api, LiveServer
+from tests.api import Api
+from tests.fixtures import unique
+from tests.live.server import LiveServer
+from tests.oauth_calls import introspect
 
 Item = dict[str, Any]
 Call = Callable[[Api], requests.Response]

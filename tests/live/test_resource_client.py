@@ -18,9 +18,10 @@ from werkzeug.test import Client
 from examples.people_api import create_app
 from keys.format import generate
 from oauth_server.resource import ENVIRON_KEY, LatchkeyClient, LatchkeyMiddleware
-from tests.live.oauth_calls import issue, revoke
-from tests.live.server import ADMIN_EMAIL, ADMIN_PASSWORD, Api, LiveServer
-from tests.live.test_introspection import tampered
+from tests.api import ADMIN_EMAIL, ADMIN_PASSWORD, Api
+from tests.credentials import tampered
+from tests.live.server import LiveServer
+from tests.oauth_calls import issue, revoke
 
 PeopleApi = Callable[..., FlaskClient]
 

@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterator
 import pytest
 from standardwebhooks import Webhook
 
+from tests.api import ADMIN_EMAIL, ADMIN_PASSWORD, Api
 from tests.live.receiver import Receiver
-from tests.live.server import ADMIN_EMAIL, ADMIN_PASSWORD, ROOT, Api, LiveServer
+from tests.live.server import ROOT, LiveServer
 
 pytestmark = pytest.mark.live
 

@@ -243,3 +243,28 @@ def test_an_answer_the_caller_declines_to_keep_is_asked_again(stamp: CountingSta
     assert asked == ["right", *(f"wrong {i}" for i in range(10))]  # "right" asked once
     view.get(("secret", "wrong 0"), lambda: check("wrong 0"), keep=lambda ok: ok is not None)
     assert asked[-1] == "wrong 0"  # a failure is asked again every time
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def inc(self, amount: float = 1) -> None:
+        self.count += int(amount)
+
+
+def test_hits_and_misses_are_counted_for_whoever_watches(
+    session: Session, core: Core, org: Org, actor: Actor, stamp: CountingStamp
+) -> None:
+    _, plaintext = new_api_key(session, core, org, actor)
+    hits, misses = Tally(), Tally()
+    cache = StateCache(stamp, hits=hits, misses=misses)
+    verification.verify(session, core, plaintext, cache.view())
+    first = misses.count
+    assert first >= 1 and hits.count == 0
+    verification.verify(session, core, plaintext, cache.view())
+    assert (hits.count, misses.count) == (first, first)
+
+    unknown = StateCache(NoStamp(), hits=hits, misses=misses)  # nothing may be kept
+    verification.verify(session, core, plaintext, unknown.view())
+    assert (hits.count, misses.count) == (first, 2 * first)

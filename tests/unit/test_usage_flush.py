@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from keys.base import Base
 from keys.models import ApiKey, Org, User, UserKey
 from keys.usage import UsageCounter
-from tests.live.server import PG_ADMIN_URL
+from tests.servers import PG_ADMIN_URL
 
 KEYS = 3_000
 

@@ -1,85 +1,69 @@
-"""Fixtures of the in-process tier: the app on a migrated temporary SQLite database, driven
-through Flask's test client."""
+"""Fixtures of the web tests: an app in this process per database backend (the record
+factories that go through its management API are :mod:`tests.fixtures`)."""
 
 from __future__ import annotations
 
-import secrets
-import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 
-from keys.webhooks.worker import DeliveryWorker
+from tests.web.server import WebServer
 
-ADMIN_EMAIL = "admin@example.com"
-ADMIN_PASSWORD = "correct horse battery staple"
+BACKENDS = ["sqlite", "postgresql"]
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
-    from flask_migrate import upgrade
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
-    from oauth_server import bootstrap_admin, create_app
-    from oauth_server.extensions import db
 
-    app = create_app(
-        {
-            "LATCHKEY_INSTANCE_PATH": str(tmp_path),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'latchkey.db'}",
-            "LATCHKEY_PEPPER": secrets.token_urlsafe(48),
-            "LATCHKEY_SECRET_KEY": secrets.token_urlsafe(48),
-            "LATCHKEY_ADMIN_EMAIL": ADMIN_EMAIL,
-            "LATCHKEY_ADMIN_PASSWORD": ADMIN_PASSWORD,
-            "LATCHKEY_WEBHOOK_DELIVERY": "worker",  # the tests run the worker themselves
-        }
+@pytest.fixture(scope="session")
+def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+    """The shared app of a backend. Its failure limits are raised so that the many
+    deliberate failures of the error-path tests do not lock each other out (every request
+    here comes from 127.0.0.1, into one process's counts); the limits themselves are tested
+    on apps of their own (``server_factory``) and on live servers."""
+    web = WebServer(
+        backend,
+        tmp_path_factory.mktemp(f"web-{backend}"),
+        extra_env={
+            "LATCHKEY_CLIENT_AUTH_LIMIT": "10000 per minute",
+            "LATCHKEY_LOGIN_IP_LIMIT": "10000 per 15 minutes",
+        },
     )
-    with app.app_context(), warnings.catch_warnings():
-        # Flask-Migrate's generated env.py asks Flask-SQLAlchemy the deprecated way first.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        upgrade()
-    bootstrap_admin(app)
-    yield app
-    app.extensions["latchkey"].usage.close()
-    with app.app_context():
-        db.engine.dispose()
-
-
-class Caller:
-    """A signed-in caller of the management API."""
-
-    def __init__(self, client: FlaskClient, token: str) -> None:
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        headers = {**self.headers, **kwargs.pop("headers", {})}
-        return self.client.open(path, method=method, headers=headers, **kwargs)
-
-    def ok(self, method: str, path: str, status: int = 200, **kwargs: Any) -> Any:
-        response = self.call(method, path, **kwargs)
-        assert response.status_code == status, f"{method} {path}: {response.get_data(True)}"
-        return response.get_json()
-
-
-def sign_in(client: FlaskClient, email: str, password: str = ADMIN_PASSWORD) -> Caller:
-    response = client.post("/api/sessions", json={"email": email, "password": password})
-    assert response.status_code == 201, response.get_data(True)
-    return Caller(client, response.get_json()["token"])
+    try:
+        web.start()
+        yield web
+    finally:
+        web.close()  # also after a failed start: its PostgreSQL database is dropped
 
 
 @pytest.fixture
-def admin(app: Flask) -> Caller:
-    return sign_in(app.test_client(), ADMIN_EMAIL)
+def server_factory(backend: str, tmp_path: Path) -> Iterator[Callable[..., WebServer]]:
+    """An app of this backend with extra settings; closed after the test."""
+    started: list[WebServer] = []
+
+    def start(**env: str) -> WebServer:
+        web = WebServer(backend, tmp_path / f"web-{len(started)}", extra_env=env)
+        started.append(web)
+        web.start()
+        return web
+
+    yield start
+    for web in started:
+        web.close()
 
 
 @pytest.fixture
-def worker(app: Flask) -> DeliveryWorker:
-    """The delivery worker of this app's database (one: on SQLite it holds the delivery
-    lease, and a second would stand by until the lease expires)."""
-    from oauth_server.webhooks import make_worker
+def client(server: WebServer) -> FlaskClient:
+    """Flask's test client on the shared app, for a test that speaks to it without
+    ``requests`` (the record factories and ``Api`` reach it through :mod:`tests.transport`)."""
+    return server.app.test_client()
 
-    return make_worker(app)
+
+@pytest.fixture
+def runner(server: WebServer) -> FlaskCliRunner:
+    """Flask's CLI runner on the shared app (``server.flask(...)`` answers as a process)."""
+    return server.app.test_cli_runner()

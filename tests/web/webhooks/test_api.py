@@ -17,7 +17,7 @@ from keys.webhooks import addresses, outbox
 from keys.webhooks.models import WebhookDelivery, WebhookEvent
 from keys.webhooks.worker import DeliveryWorker
 from oauth_server.extensions import db
-from tests.web.conftest import ADMIN_PASSWORD, Caller, sign_in
+from tests.web.webhooks.conftest import ADMIN_PASSWORD, Caller, sign_in
 
 URL = "https://hooks.example.com/latchkey"
 PUBLIC = {"hooks.example.com": "93.184.215.14", "auth.example.com": "93.184.215.15"}

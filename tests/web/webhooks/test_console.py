@@ -18,7 +18,7 @@ from keys.webhooks import addresses
 from keys.webhooks.models import WebhookEndpoint
 from keys.webhooks.worker import DeliveryWorker
 from oauth_server.extensions import db
-from tests.web.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Caller
+from tests.web.webhooks.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Caller
 
 URL = "https://hooks.example.com/latchkey"
 TAB = "/settings/api-access/webhooks"
