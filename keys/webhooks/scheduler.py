@@ -15,23 +15,20 @@ Revoked keys get none either: they already stopped working.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keys.audit import Actor
 from keys.items import actor_item, credential_item
 from keys.models import ApiKey, OAuthApp
 from keys.webhooks.catalog import subscribed
-from keys.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent, WebhookNotice
+from keys.webhooks.models import WebhookEndpoint, WebhookNotice
 from keys.webhooks.outbox import enqueue
 
 DAY_MS = 24 * 3600 * 1000
 #: (notice kind, how long before the moment it is due), latest first.
 EXPIRING = (("expiring_1d", DAY_MS), ("expiring_7d", 7 * DAY_MS))
 EXPIRED_LOOKBACK_MS = 7 * DAY_MS
-#: Finished deliveries (and events none of whose deliveries is left) are kept this long, for
-#: the deliveries list and redelivery; notices until their moment is this far behind.
-RETENTION_MS = 30 * DAY_MS
 
 
 def _listening_orgs(session: Session, event_type: str) -> list[int]:
@@ -111,24 +108,5 @@ def run(session: Session, now: int) -> int:
             _queue(session, app.org_id, "app.secret_overlap_ending", app)
             _note(session, "app", app.id, at, ["overlap_ending"])
             queued += 1
-    prune(session, now)
     session.commit()
     return queued
-
-
-def prune(session: Session, now: int) -> None:
-    """Forget what is finished and a month old: the webhook tables do not grow with
-    traffic."""
-    before = now - RETENTION_MS
-    session.execute(
-        delete(WebhookDelivery).where(
-            WebhookDelivery.status != "pending", WebhookDelivery.created_at < before
-        )
-    )
-    session.execute(
-        delete(WebhookEvent).where(
-            WebhookEvent.created_at < before,
-            ~exists().where(WebhookDelivery.event_id == WebhookEvent.id),
-        )
-    )
-    session.execute(delete(WebhookNotice).where(WebhookNotice.at < before))

@@ -87,3 +87,34 @@ def test_orgs_not_listening_get_nothing(
     session.commit()
     assert scheduler.run(session, now_ms()) == 0
     assert _events(session) == []
+
+
+def test_prune_forgets_finished_deliveries_after_30_days_and_keeps_pending_ones(
+    session: Session, org: Org
+) -> None:
+    from keys import retention
+    from keys.webhooks.models import WebhookDelivery, WebhookNotice
+    from keys.webhooks.outbox import enqueue
+
+    endpoint = WebhookEndpoint(org_id=org.id, url="https://h.example.com", events="*")
+    session.add(endpoint)
+    session.flush()
+    old = now_ms() - 31 * DAY
+    made = [
+        enqueue(session, org_id=org.id, event_type="webhook.test", data={}, endpoints=[endpoint])
+        for _ in range(3)
+    ]
+    session.flush()
+    deliveries = list(session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)))
+    for delivery, status in zip(deliveries, ("delivered", "failed", "pending"), strict=True):
+        delivery.status, delivery.created_at = status, old
+    for event in made:
+        assert event is not None
+        event.created_at = old
+    session.add(WebhookNotice(target_type="api_key", target_id=1, kind="expired", at=old))
+    session.commit()
+
+    assert retention.prune_webhook_deliveries(session, batch=1) == 2
+    assert retention.prune_webhook_events(session) == 3  # two events, one notice
+    assert [d.status for d in session.scalars(select(WebhookDelivery))] == ["pending"]
+    assert len(session.scalars(select(WebhookEvent)).all()) == 1
