@@ -22,6 +22,7 @@ from oauth_server.extensions import db
 
 
 def make_worker(app: Flask) -> DeliveryWorker:
+    from oauth_server.metrics import webhook_attempted
     from oauth_server.services import services
 
     with app.app_context():
@@ -37,6 +38,7 @@ def make_worker(app: Flask) -> DeliveryWorker:
             claim_seconds=config["LATCHKEY_WEBHOOK_CLAIM_SECONDS"],
             skip_locked=engine.dialect.name == "postgresql",
         ),
+        on_attempt=webhook_attempted,
     )
 
 

@@ -59,7 +59,10 @@ class DeliveryWorker:
         clock: Callable[[], int] = now_ms,
         rng: random.Random | None = None,
         sender: Sender | None = None,
+        on_attempt: Callable[[str], None] | None = None,
     ) -> None:
+        """``on_attempt`` hears each attempt's outcome (``delivered``, ``retry``, ``failed``,
+        ``gone``): the web layer counts them for ``/metrics``."""
         self._session_factory = session_factory
         self._sealer = sealer
         self.settings = settings
@@ -69,6 +72,7 @@ class DeliveryWorker:
         self.holder = f"{socket.gethostname()[:32]}:{process_id()}:{pyrandom.token_hex(4)}"
         self._next_schedule = 0
         self._stop = threading.Event()
+        self._on_attempt = on_attempt
 
     @property
     def _claim_ms(self) -> int:
@@ -140,6 +144,9 @@ class DeliveryWorker:
                 log.exception("webhook attempt %s crashed", item.delivery_id)
                 outcome = Outcome(None, 0, "internal error while sending; retried")
         status = queue.finish(session, item, outcome, self._clock(), self._rng)
+        if self._on_attempt is not None:
+            retried = status == "pending"
+            self._on_attempt("retry" if retried else status)
         log.info(
             "webhook delivery %s to endpoint %s: %s (%s, %d ms)",
             item.delivery_id,

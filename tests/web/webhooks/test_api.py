@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import requests_mock as rm
 from flask import Flask
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 from standardwebhooks import Webhook
 
@@ -48,6 +49,11 @@ def member(admin: Caller, role: str, org_id: int | None = None) -> Caller:
         body["org_id"] = org_id
     admin.ok("POST", "/api/users", 201, json=body)
     return sign_in(admin.client, email)
+
+
+def delivered_count() -> float:
+    value = REGISTRY.get_sample_value("latchkey_webhook_deliveries_total", {"outcome": "delivered"})
+    return value or 0.0
 
 
 def count(app: Flask, model: type[Any]) -> int:
@@ -176,8 +182,10 @@ def test_a_test_event_is_delivered_signed_and_listed_with_its_outcome(
     queued = admin.ok("POST", f"/api/webhooks/{made['id']}/test", 202)
     assert queued["type"] == "webhook.test" and queued["status"] == "pending"
     requests_mock.post(URL, status_code=202)
+    delivered = delivered_count()
 
     assert worker.run_once() == 1
+    assert delivered_count() == delivered + 1  # /metrics counts it
 
     request = requests_mock.last_request
     body = Webhook(made["signing_secret"]).verify(request.body, dict(request.headers))
