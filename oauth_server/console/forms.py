@@ -57,11 +57,11 @@ SIGNING_ALG_LABELS: dict[SigningAlg, str] = {
 #: Overlaps offered when rotating a secret (seconds → label), within
 #: :data:`keys.limits.MAX_GRACE_SECONDS`.
 OVERLAPS = [
-    ("0", "No overlap: the current secret stops working now"),
-    ("3600", "1 hour"),
-    ("86400", "1 day"),
-    ("604800", "7 days"),
-    ("2592000", "30 days"),
+    SelectChoice("0", "No overlap: the current secret stops working now"),
+    SelectChoice("3600", "1 hour"),
+    SelectChoice("86400", "1 day"),
+    SelectChoice("604800", "7 days"),
+    SelectChoice("2592000", "30 days"),
 ]
 
 
@@ -88,7 +88,9 @@ class ConfirmForm(FlaskForm):  # type: ignore[misc]
 
 
 class TeamScopeMixin:
-    team_id = SelectField("Team", choices=[(ALL_TEAMS, "All teams")], validate_choice=True)
+    team_id = SelectField(
+        "Team", choices=[SelectChoice(ALL_TEAMS, "All teams")], validate_choice=True
+    )
 
     def team_value(self) -> int | None:
         value = self.team_id.data  # type: ignore[attr-defined]
@@ -119,12 +121,15 @@ class AppForm(TeamScopeMixin, FlaskForm):  # type: ignore[misc]
     )
     token_format = RadioField(
         "Token format",
-        choices=[("opaque", "Opaque (default)"), ("jwt", "JWT (RFC 9068, signed)")],
+        choices=[
+            SelectChoice("opaque", "Opaque (default)"),
+            SelectChoice("jwt", "JWT (RFC 9068, signed)"),
+        ],
         default="opaque",
     )
     jwt_signing_alg = RadioField(
         "JWT signing algorithm (JWT tokens only)",
-        choices=[(alg, SIGNING_ALG_LABELS[alg]) for alg in SIGNING_ALGS],
+        choices=[SelectChoice(alg, SIGNING_ALG_LABELS[alg]) for alg in SIGNING_ALGS],
         default=DEFAULT_SIGNING_ALG,
     )
 
@@ -133,7 +138,10 @@ class AppForm(TeamScopeMixin, FlaskForm):  # type: ignore[misc]
             raise ValidationError("Choose at least one permission.")
 
 
-EXPIRY_CHOICES = [("never", "Never expires"), ("date", "Expires at the end of a day")]
+EXPIRY_CHOICES = [
+    SelectChoice("never", "Never expires"),
+    SelectChoice("date", "Expires at the end of a day"),
+]
 
 
 class KeyForm(TeamScopeMixin, FlaskForm):  # type: ignore[misc]
@@ -213,9 +221,9 @@ class MemberForm(FlaskForm):  # type: ignore[misc]
     role = SelectField(
         "Role",
         choices=[
-            ("member", "Member: sees only their own user keys"),
-            ("developer", "Developer: API keys, OAuth apps, audit log"),
-            ("admin", "Admin: everything, including teams and members"),
+            SelectChoice("member", "Member: sees only their own user keys"),
+            SelectChoice("developer", "Developer: API keys, OAuth apps, audit log"),
+            SelectChoice("admin", "Admin: everything, including teams and members"),
         ],
         default="member",
     )

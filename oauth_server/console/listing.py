@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import request, url_for
+from wtforms.fields.choices import SelectChoice
 
 from keys import directory
 from keys.limits import ALL
@@ -92,5 +93,5 @@ def all_teams(org_id: int) -> list[Team]:
             return sorted(teams, key=lambda t: t.name.lower())
 
 
-def team_choices(teams: list[Team]) -> list[tuple[str, str]]:
-    return [("", "All teams")] + [(str(t.id), t.name) for t in teams]
+def team_choices(teams: list[Team]) -> list[SelectChoice]:
+    return [SelectChoice("", "All teams")] + [SelectChoice(str(t.id), t.name) for t in teams]
