@@ -1,0 +1,215 @@
+"""The fuzz tier: the app in process on a freshly migrated temporary database, records to find
+at small ids, and the credentials of a signed-in admin and of a ``keys:write`` API key.
+
+The fuzzers send thousands of requests, so they go through the WSGI app directly (Flask's
+test client, schemathesis's WSGI transport): no server process, no sockets. The OAuth
+endpoints are a WSGI middleware in front of Flask (``app.wsgi_app``), so they are reached the
+same way.
+
+How much to run: ``LATCHKEY_FUZZ_SCALE`` multiplies every fuzz test's number of examples
+(default 1, CI's bounded run) and a scale above 1 also draws new examples each run instead of
+CI's fixed ones, e.g. ``LATCHKEY_FUZZ_SCALE=15 pytest tests/fuzz``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck, settings
+
+from tests.live.server import create_pg_database, drop_pg_database
+
+ISSUER = "http://localhost"
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "correct horse battery staple"
+SCOPES = ["people:read", "leads:read", "keys:write", "keys:delete"]
+
+SCALE = int(os.environ.get("LATCHKEY_FUZZ_SCALE") or 1)
+
+
+#: Every fuzzed request's answer: (interface, status) → count, shown after the run.
+ANSWERS: Counter[tuple[str, int]] = Counter()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not ANSWERS:
+        return
+    for interface in sorted({i for i, _ in ANSWERS}):
+        statuses = {s: n for (i, s), n in sorted(ANSWERS.items()) if i == interface}
+        total = sum(statuses.values())
+        errors = sum(n for s, n in statuses.items() if s >= 500)
+        terminalreporter.write_line(
+            f"fuzz {interface}: {total} requests, {errors} server errors, by status {statuses}"
+        )
+
+
+def fuzz_settings(examples: int) -> settings:
+    """Hypothesis settings of a fuzz test that runs ``examples`` examples in CI.
+
+    CI's run is derandomized (the same examples every run, so a red build is the code's and
+    not the draw's) and keeps no example database; a longer run (``LATCHKEY_FUZZ_SCALE``)
+    draws new ones. No deadline: a loaded 2-core machine is slow now and then, which is not
+    a finding."""
+    return settings(
+        max_examples=examples * SCALE,
+        derandomize=SCALE == 1,
+        database=None,
+        deadline=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+
+
+def build_app(instance: Path, database_url: str) -> Flask:
+    """``create_app`` on ``database_url``, migrated to head with Flask-Migrate's ``upgrade``,
+    then bootstrapped with the first admin (as ``python app.py`` does on a first start)."""
+    from flask_migrate import upgrade
+
+    from oauth_server import bootstrap_admin, create_app
+
+    app = create_app(
+        {
+            "LATCHKEY_INSTANCE_PATH": str(instance),
+            "DATABASE_URL": database_url,
+            "REDIS_URL": "",
+            "LATCHKEY_ISSUER": ISSUER,
+            "LATCHKEY_PEPPER": secrets.token_urlsafe(48),
+            "LATCHKEY_SECRET_KEY": secrets.token_urlsafe(48),
+            "LATCHKEY_ADMIN_EMAIL": ADMIN_EMAIL,
+            "LATCHKEY_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            # The fuzzers' failed logins and client authentications are the point: the
+            # limits would only turn the rest of the run into 429s from the one address.
+            "LATCHKEY_LOGIN_LIMIT": "1000000 per minute",
+            "LATCHKEY_LOGIN_IP_LIMIT": "1000000 per minute",
+            "LATCHKEY_CLIENT_AUTH_LIMIT": "1000000 per minute",
+            "LATCHKEY_USAGE_FLUSH_SECONDS": "3600",
+        }
+    )
+    with app.app_context():
+        upgrade()
+    bootstrap_admin(app)
+    return app
+
+
+def close_app(app: Flask) -> None:
+    """Write the pending usage counts and close every database connection."""
+    from oauth_server.extensions import db
+
+    app.extensions["latchkey"].usage.close()
+    with app.app_context():
+        db.engine.dispose()
+
+
+def ok(response: Any, status: int) -> Any:
+    assert response.status_code == status, response.get_data(as_text=True)
+    return response.get_json()
+
+
+@dataclass
+class Caller:
+    """The fuzzers' credentials, renewed when a fuzzed request spends them (signs out, or
+    revokes, rotates or edits the key)."""
+
+    client: FlaskClient
+    session_token: str = ""
+    key_id: int = 0
+    key: str = ""
+    org_id: int = 0
+    records: dict[str, list[int]] = field(default_factory=dict)
+
+    def sign_in(self) -> None:
+        body = {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+        self.session_token = ok(self.client.post("/api/sessions", json=body), 201)["token"]
+
+    def new_key(self) -> None:
+        body = {"name": "fuzz caller", "scopes": SCOPES, "team_id": None}
+        made = ok(self.client.post("/api/keys", json=body, headers=self.session()), 201)
+        self.key_id, self.key = made["id"], made["key"]
+
+    def session(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.session_token}"}
+
+    def post(self, path: str, body: dict[str, Any] | None = None, status: int = 201) -> Any:
+        return ok(self.client.post(path, json=body or {}, headers=self.session()), status)
+
+    def restore_org(self) -> None:
+        """API access on and no key policy, as the run started (a fuzzed PATCH may change
+        both, which would turn the rest of the run into 403s or 422s)."""
+        body = {"api_access": True}
+        ok(self.client.patch(f"/api/orgs/{self.org_id}", json=body, headers=self.session()), 200)
+
+
+def seed(caller: Caller) -> None:
+    """Records of every kind at the small ids a fuzzer tries first, some in a second org."""
+    caller.sign_in()
+    caller.new_key()
+    caller.org_id = ok(caller.client.get("/api/users", headers=caller.session()), 200)[0]["org_id"]
+    teams = [caller.post("/api/teams", {"name": f"Team {i}"})["id"] for i in range(3)]
+    records: dict[str, list[int]] = {"teams": teams, "keys": [], "apps": [], "orgs": []}
+    for i, team in enumerate([None, *teams]):
+        body = {"name": f"Key {i}", "scopes": ["people:read"], "team_id": team}
+        records["keys"].append(caller.post("/api/keys", body)["id"])
+        body = {"name": f"App {i}", "scopes": ["people:read"], "team_id": team}
+        records["apps"].append(caller.post("/api/apps", body)["id"])
+    caller.post("/api/resource-servers", {"name": "API", "audience": "https://api.example.com"})
+    other = caller.post("/api/orgs", {"name": "Other org", "api_access": True})
+    records["orgs"].append(other["id"])
+    caller.post(
+        "/api/users",
+        {
+            "email": "member@example.com",
+            "name": "Member",
+            "role": "member",
+            "org_id": caller.org_id,
+            "password": ADMIN_PASSWORD,
+        },
+    )
+    csv = "email,name,token,created_at,scopes\n" + "".join(
+        f"member@example.com,Legacy {i},legacy-token-{secrets.token_hex(16)},"
+        f"2020-01-0{i + 1}T00:00:00Z,people:read\n"
+        for i in range(3)
+    )
+    app = caller.client.application
+    result = app.test_cli_runner().invoke(
+        args=["import-user-keys", "--org", str(caller.org_id), "-"], input=csv
+    )
+    assert result.exit_code == 0, result.output
+    caller.records = records
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def fuzz_app(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Flask]:
+    """The app on a migrated database of its own: a SQLite file, or a PostgreSQL database
+    created for the run (without Redis: this process is the only one)."""
+    instance = tmp_path_factory.mktemp(f"fuzz-{request.param}")
+    if request.param == "sqlite":
+        app = build_app(instance, f"sqlite:///{instance / 'latchkey.db'}")
+        yield app
+        close_app(app)
+        return
+    name, url = create_pg_database()
+    try:
+        app = build_app(instance, url)
+        yield app
+        close_app(app)
+    finally:
+        drop_pg_database(name)
+
+
+@pytest.fixture(scope="session")
+def caller(fuzz_app: Flask) -> Caller:
+    """The signed-in admin and its ``keys:write`` API key, on a seeded database."""
+    caller = Caller(fuzz_app.test_client())
+    seed(caller)
+    return caller
