@@ -2,9 +2,9 @@
 
 from oauth_server import create_app
 
-app = create_app()
-
 if __name__ == "__main__":
     from oauth_server.serve import main
 
-    main(app)
+    main(create_app)  # builds the app itself, once the metrics folder is ready
+else:
+    app = create_app()

@@ -12,7 +12,7 @@ import random
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -186,15 +186,22 @@ def bulk_insert(database: Database, org_id: int, volume: Volume) -> float:
         ("revoked_tokens", REVOKED_COLUMNS, _revoked_rows(volume.revoked_tokens, rng)),
     ]
     started = time.monotonic()
+    insert_rows(database, tables)
+    return time.monotonic() - started
+
+
+def insert_rows(
+    database: Database, tables: Sequence[tuple[str, Sequence[str], Iterable[tuple[Any, ...]]]]
+) -> None:
+    """Rows straight into the tables: one transaction on SQLite, COPY on PostgreSQL."""
     if database.sqlite_path is not None:
         _insert_sqlite(database.sqlite_path, tables)
     else:
         _copy_postgresql(database.url, tables)
-    return time.monotonic() - started
 
 
 def _insert_sqlite(
-    path: Path, tables: list[tuple[str, Sequence[str], Iterator[tuple[Any, ...]]]]
+    path: Path, tables: Sequence[tuple[str, Sequence[str], Iterable[tuple[Any, ...]]]]
 ) -> None:
     conn = sqlite3.connect(path, timeout=60)
     try:
@@ -211,7 +218,7 @@ def _insert_sqlite(
 
 
 def _copy_postgresql(
-    url: str, tables: list[tuple[str, Sequence[str], Iterator[tuple[Any, ...]]]]
+    url: str, tables: Sequence[tuple[str, Sequence[str], Iterable[tuple[Any, ...]]]]
 ) -> None:
     with psycopg.connect(url) as conn:
         with conn.cursor() as cur:

@@ -16,6 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+#: Prints the counts and latency percentiles as one JSON line when wrk is done.
+_DONE = """\
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_RESULT {"requests":%d,"duration_us":%d,"p50_us":%.1f,"p99_us":%.1f,'
+    .. '"connect":%d,"read":%d,"write":%d,"timeout":%d,"status":%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect, e.read, e.write, e.timeout, e.status))
+end
+"""
+
 _SCRIPT = Template(
     """\
 wrk.method = "POST"
@@ -29,15 +41,8 @@ local answered = 0
 
 $response_hook
 
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH_RESULT {"requests":%d,"duration_us":%d,"p50_us":%.1f,"p99_us":%.1f,'
-    .. '"connect":%d,"read":%d,"write":%d,"timeout":%d,"status":%d}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.connect, e.read, e.write, e.timeout, e.status))
-end
 """
+    + _DONE
 )
 
 # Only for a run of a fixed number of requests: a response() hook makes wrk parse every
@@ -89,6 +94,49 @@ def write_script(request: Request, path: Path, per_thread_limit: int | None = No
             limit=per_thread_limit or 0,
             response_hook=_STOP_AFTER_LIMIT if per_thread_limit else "",
         )
+    )
+    return path
+
+
+_SPREAD = Template(
+    """\
+local credentials = {}
+for line in io.lines([==[$file]==]) do
+  credentials[#credentials + 1] = line
+end
+local count = #credentials
+local headers = {
+  ["Content-Type"] = "application/x-www-form-urlencoded",
+  ["Authorization"] = [==[$authorization]==],
+}
+
+local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("seed", threads)
+end
+
+init = function(args)
+  math.randomseed(os.time() * 1000 + seed)
+end
+
+request = function()
+  return wrk.format("POST", [==[$path]==], headers, "token=" .. credentials[math.random(count)])
+end
+"""
+)
+
+
+def write_spread_script(
+    path: Path, endpoint_path: str, authorization: str, credentials: Path
+) -> Path:
+    """A wrk script that sends one credential of the file (one per line, URL-safe) at random
+    per request. Each wrk thread loads the list; building the request per call costs wrk a
+    little, so the spread cases are compared with the same script over a list of one."""
+    path.write_text(
+        _SPREAD.substitute(file=credentials, authorization=authorization, path=endpoint_path)
+        + "\n"
+        + _DONE
     )
     return path
 

@@ -42,6 +42,7 @@ import profiler
 import requests
 import seed
 import servers
+import spread
 from data import Volume
 from loadgen import Request
 from seed import Fixture
@@ -83,7 +84,7 @@ CASES = (
     Case("introspect-user-key", "introspect", lambda f: f.user_key, True),
     Case("introspect-garbage", "introspect", lambda f: f.garbage, False),
 )
-CASE_NAMES = tuple(c.name for c in CASES)
+CASE_NAMES = tuple(c.name for c in CASES) + spread.CASES
 
 
 def token_request(authorization: str) -> Request:
@@ -293,13 +294,17 @@ def _db_cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
 def measure(
     target: Target,
     name: str,
-    request: Request,
+    request: Request | Path,
     opts: Options,
     data_label: str,
     ceiling: Row | None,
 ) -> Row:
-    """Warm up, then one measured wrk run with the server's CPU read around it."""
-    script = loadgen.write_script(request, target.scripts / f"{name}.lua")
+    """Warm up, then one measured wrk run with the server's CPU read around it. ``request``
+    is replayed, or a wrk script of its own (the spread cases) is run."""
+    if isinstance(request, Path):
+        script = request
+    else:
+        script = loadgen.write_script(request, target.scripts / f"{name}.lua")
     url = target.server.url
     if opts.warmup > 0:
         loadgen.run(url, script, opts.warmup, opts.connections, opts.wrk_threads)
@@ -556,7 +561,73 @@ def _run_cases(
     )
     if opts.large:
         _run_large(target, fixture, ceilings, opts, report, label, small)
+    if any(case in opts.cases for case in spread.CASES):
+        _run_spread(target, fixture, env, ceilings, opts, report, label)
     check_revocation(url, fixture, report, label)
+
+
+def _run_spread(
+    target: Target,
+    fixture: Fixture,
+    env: dict[str, str],
+    ceilings: dict[str, Row],
+    opts: Options,
+    report: Report,
+    label: str,
+) -> None:
+    """Many live credentials, a random one per request, against the same script over one."""
+    assert target.database is not None
+    url = target.server.url
+    count = (
+        spread.SPREAD_SMOKE if opts.smoke else spread.SPREAD_LARGE if opts.large else spread.SPREAD
+    )
+    admin = seed.Admin(url)
+    user_id = int(admin.call("GET", "/api/users")[0]["id"])
+    started = time.monotonic()
+    sets = spread.make(target.database, env, fixture.org_id, user_id, count, target.scripts)
+    report.notes.append(
+        f"{label}: spread sets of {count:,} API keys, user keys and opaque tokens "
+        f"({spread.APPS:,} apps) made and inserted in {time.monotonic() - started:.0f} s"
+    )
+    data_label = f"{count:,} at random"
+    files = {
+        spread.ONE: sets.one_key,
+        "introspect-api-key-spread": sets.api_keys,
+        "introspect-user-key-spread": sets.user_keys,
+        "introspect-opaque-spread": sets.opaque_tokens,
+        "introspect-api-key-spread-churn": sets.api_keys,
+    }
+    rows: dict[str, Row] = {}
+    for name in spread.CASES:
+        if name not in opts.cases:
+            continue
+        spread.check_active(url, fixture.resource_server_auth, files[name])
+        script = loadgen.write_spread_script(
+            target.scripts / f"{name}.lua",
+            "/oauth/introspect",
+            fixture.resource_server_auth,
+            files[name],
+        )
+        one = "1 key" if name == spread.ONE else data_label
+        if name.endswith("-churn"):
+            with spread.Churn(url, admin) as churn:
+                row = measure(target, name, script, opts, one, ceilings["introspect"])
+            report.notes.append(
+                f"{label}: {name}: {churn.writes} management writes during the run "
+                f"({churn.failures} failed)"
+            )
+        else:
+            row = measure(target, name, script, opts, one, ceilings["introspect"])
+        report.rows.append(row)
+        rows[name] = row
+        _progress(row)
+    base = rows.get(spread.ONE)
+    for name, row in rows.items():
+        if base is not None and name != spread.ONE and base.rps and base.cpu_ms:
+            report.notes.append(
+                f"{label}: {name} against {spread.ONE}: {row.rps / base.rps:.2f}x req/s, "
+                f"{row.cpu_ms:.2f} ms CPU (one key {base.cpu_ms:.2f}), p99 {row.p99_ms:.1f} ms"
+            )
 
 
 def _run_large(

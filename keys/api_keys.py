@@ -21,10 +21,11 @@ from keys.base import DbSession
 from keys.clock import now_ms
 from keys.core import Core
 from keys.delegation import Delegation
-from keys.errors import Conflict, ValidationFailed
+from keys.errors import Conflict, NotFound, ValidationFailed
 from keys.limits import KeyStatus
 from keys.models import ApiKey
 from keys.pagination import page
+from keys.row_lock import hold_and_reload
 from keys.validation import (
     check_grace_period,
     checked_name,
@@ -163,14 +164,19 @@ def create_temporary(
 def _purge_expired_temporary(session: DbSession, org_id: int) -> None:
     """Playground keys are made often and live an hour: forget them a day after expiry."""
     stale = session.scalars(
-        select(ApiKey).where(
+        select(ApiKey)
+        .where(
             ApiKey.org_id == org_id,
             ApiKey.temporary.is_(True),
             ApiKey.expires_at < now_ms() - TEMPORARY_RETENTION_MS,
         )
+        .order_by(ApiKey.id)  # two purges at once lock in the same order: no deadlock
     )
     for key in stale:
-        delete(session, key, Actor.system())
+        try:
+            delete(session, key, Actor.system())
+        except NotFound:
+            continue  # purged by another request at the same moment
 
 
 def get(session: DbSession, org_id: int, key_id: int) -> ApiKey:
@@ -210,6 +216,7 @@ def update(
 ) -> ApiKey:
     """Apply the fields present in ``changes``: ``name``, ``scopes``, ``team_id``,
     ``expires_at`` (None: never expires). The next verification sees them."""
+    hold_and_reload(session, key, "API key")
     before = {k: getattr(key, k) for k in changes}
     if "name" in changes:
         key.name = checked_name(changes["name"])
@@ -235,8 +242,11 @@ def rotate(
     session: DbSession, core: Core, key: ApiKey, actor: Actor, grace_period_seconds: int
 ) -> KeyWithSecret:
     """A new secret under the same id, name, prefix and settings. The old secret keeps
-    working for ``grace_period_seconds`` (0: it stops now), so callers can switch first."""
+    working for ``grace_period_seconds`` (0: it stops now), so callers can switch first.
+    It replaces the secret the caller read: 409 if another rotation replaced that one at the
+    same moment (:func:`keys.client_secrets.hold_for_rotation`)."""
     check_grace_period(grace_period_seconds)
+    client_secrets.hold_for_rotation(session, key, "API key", label(key))
     if key.revoked_at is not None:
         raise Conflict(f"{label(key)} is revoked; reactivate it before rotating.")
     if status_of(key) == "expired":
@@ -258,6 +268,7 @@ def rotate(
 
 def revoke(session: DbSession, key: ApiKey, actor: Actor) -> ApiKey:
     """The key (and a rotation's previous secret) stops working at once; reversible."""
+    hold_and_reload(session, key, "API key")
     if key.revoked_at is None:
         key.revoked_at = now_ms()
         # A reactivation must not revive a rotation's old secret.
@@ -270,6 +281,7 @@ def revoke(session: DbSession, key: ApiKey, actor: Actor) -> ApiKey:
 
 def reactivate(session: DbSession, key: ApiKey, actor: Actor) -> ApiKey:
     """Undo a revoke. An expired key stays expired: change its ``expires_at`` for that."""
+    hold_and_reload(session, key, "API key")
     if key.revoked_at is not None:
         key.revoked_at = None
         record(session, org_id=key.org_id, verb="reactivated", actor=actor, target=_target(key))
@@ -278,5 +290,6 @@ def reactivate(session: DbSession, key: ApiKey, actor: Actor) -> ApiKey:
 
 def delete(session: DbSession, key: ApiKey, actor: Actor) -> None:
     """Permanent; the audit events that name the key stay."""
+    hold_and_reload(session, key, "API key")
     record(session, org_id=key.org_id, verb="deleted", actor=actor, target=_target(key))
     session.delete(key)

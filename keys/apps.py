@@ -28,6 +28,7 @@ from keys.limits import (
 )
 from keys.models import OAuthApp
 from keys.pagination import page
+from keys.row_lock import hold_and_reload
 from keys.validation import (
     check_grace_period,
     checked_name,
@@ -140,6 +141,7 @@ def update(
     """Apply the fields present in ``changes``. Live tokens follow at once, as API keys do
     (:func:`keys.token_state.token_state`): a scope taken away leaves their scope, and
     binding the app to a team ends its tokens for other teams or all teams."""
+    hold_and_reload(session, app, "OAuth app")
     before = {k: getattr(app, k) for k in changes}
     if "name" in changes:
         app.name = checked_name(changes["name"])
@@ -170,7 +172,13 @@ def update(
 def rotate_secret(
     session: DbSession, core: Core, app: OAuthApp, actor: Actor, grace_period_seconds: int
 ) -> AppWithSecret:
+    """A new client secret; the old one keeps working for ``grace_period_seconds``.
+
+    It replaces the secret the caller read: 409 if another rotation replaced that one at the
+    same moment (:func:`keys.client_secrets.hold_for_rotation`).
+    """
     check_grace_period(grace_period_seconds)
+    client_secrets.hold_for_rotation(session, app, "OAuth app", f"OAuth app {app.client_id}")
     if app.revoked_at is not None:
         raise Conflict(f"OAuth app {app.client_id} is revoked; reactivate it before rotating.")
     secret = client_secrets.rotate(
@@ -182,7 +190,7 @@ def rotate_secret(
         verb="rotated",
         actor=actor,
         target=_target(app),
-        details={"grace_period_seconds": grace_period_seconds},
+        details={"grace_period_seconds": grace_period_seconds, "hint": app.secret_hint},
     )
     return AppWithSecret(app, secret)
 
@@ -190,6 +198,7 @@ def rotate_secret(
 def revoke(session: DbSession, app: OAuthApp, actor: Actor) -> OAuthApp:
     """Stop the app: its secret (and a rotation's previous one) and every token it holds
     stop working at once."""
+    hold_and_reload(session, app, "OAuth app")
     if app.revoked_at is None:
         app.revoked_at = now_ms()
         # A reactivation must not revive a rotation's old secret.
@@ -202,6 +211,7 @@ def revoke(session: DbSession, app: OAuthApp, actor: Actor) -> OAuthApp:
 
 def reactivate(session: DbSession, app: OAuthApp, actor: Actor) -> OAuthApp:
     """Undo a revoke. Tokens issued before the revoke stay dead (``tokens_valid_after``)."""
+    hold_and_reload(session, app, "OAuth app")
     if app.revoked_at is not None:
         app.tokens_valid_after = fresh_second_after(app.revoked_at)
         app.revoked_at = None
@@ -210,5 +220,6 @@ def reactivate(session: DbSession, app: OAuthApp, actor: Actor) -> OAuthApp:
 
 
 def delete(session: DbSession, app: OAuthApp, actor: Actor) -> None:
+    hold_and_reload(session, app, "OAuth app")
     record(session, org_id=app.org_id, verb="deleted", actor=actor, target=_target(app))
     session.delete(app)

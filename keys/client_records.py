@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
+from keys import lookups
 from keys.base import DbSession
 from keys.models import OAuthApp, Org, ResourceServer
 from keys.state_cache import View
@@ -59,30 +60,37 @@ class ResourceServerRecord(ClientRecord):
 
 _CLIENT_COLUMNS = ("client_id", "secret_hash", "previous_secret_hash", "previous_secret_expires_at")
 
+_APP_BY_CLIENT_ID = (
+    select(
+        *(getattr(OAuthApp, c) for c in _CLIENT_COLUMNS),
+        OAuthApp.revoked_at,
+        OAuthApp.org_id,
+        OAuthApp.team_id,
+        OAuthApp.name,
+        OAuthApp.secret_prefix,
+        OAuthApp.scopes,
+        OAuthApp.token_ttl_seconds,
+        OAuthApp.token_format,
+        OAuthApp.jwt_signing_alg,
+        OAuthApp.tokens_valid_after,
+        Org.api_access,
+        Org.tokens_valid_after.label("org_tokens_valid_after"),
+    )
+    .join(Org, Org.id == OAuthApp.org_id)
+    .where(OAuthApp.client_id == bindparam("client_id"))
+)
+_RESOURCE_SERVER_BY_CLIENT_ID = select(
+    *(getattr(ResourceServer, c) for c in _CLIENT_COLUMNS),
+    ResourceServer.revoked_at,
+    ResourceServer.audience,
+).where(ResourceServer.client_id == bindparam("client_id"))
+
 
 def app_record(view: View, session: DbSession, client_id: str) -> AppRecord | None:
     """The app with this client ID, revoked or not (a deleted one has no row)."""
 
     def load() -> AppRecord | None:
-        row = session.execute(
-            select(
-                *(getattr(OAuthApp, c) for c in _CLIENT_COLUMNS),
-                OAuthApp.revoked_at,
-                OAuthApp.org_id,
-                OAuthApp.team_id,
-                OAuthApp.name,
-                OAuthApp.secret_prefix,
-                OAuthApp.scopes,
-                OAuthApp.token_ttl_seconds,
-                OAuthApp.token_format,
-                OAuthApp.jwt_signing_alg,
-                OAuthApp.tokens_valid_after,
-                Org.api_access,
-                Org.tokens_valid_after.label("org_tokens_valid_after"),
-            )
-            .join(Org, Org.id == OAuthApp.org_id)
-            .where(OAuthApp.client_id == client_id)
-        ).one_or_none()
+        row = lookups.one(session, _APP_BY_CLIENT_ID, client_id=client_id)
         return AppRecord(**row._asdict()) if row else None
 
     return view.get(("app", client_id), load)
@@ -92,13 +100,7 @@ def resource_server_record(
     view: View, session: DbSession, client_id: str
 ) -> ResourceServerRecord | None:
     def load() -> ResourceServerRecord | None:
-        row = session.execute(
-            select(
-                *(getattr(ResourceServer, c) for c in _CLIENT_COLUMNS),
-                ResourceServer.revoked_at,
-                ResourceServer.audience,
-            ).where(ResourceServer.client_id == client_id)
-        ).one_or_none()
+        row = lookups.one(session, _RESOURCE_SERVER_BY_CLIENT_ID, client_id=client_id)
         return ResourceServerRecord(**row._asdict()) if row else None
 
     return view.get(("resource_server", client_id), load)

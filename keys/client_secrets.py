@@ -11,11 +11,14 @@ fails before any hash is computed.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from keys import format as fmt
+from keys.base import DbSession
 from keys.clock import now_ms
+from keys.errors import Conflict
 from keys.hashing import SecretHasher
+from keys.row_lock import hold_and_reload
 
 #: :func:`valid_until` of a current secret: it ends only by a change (a rotation, a revoke).
 FOREVER = 2**63 - 1
@@ -54,6 +57,24 @@ def keep_previous(holder: HasRotatingSecret, grace_seconds: int) -> None:
     else:
         holder.previous_secret_hash = None
         holder.previous_secret_expires_at = None
+
+
+def hold_for_rotation(session: DbSession, holder: Any, what: str, label: str) -> None:
+    """Lock ``holder``'s row for a rotation (:func:`keys.row_lock.hold_and_reload`) and make
+    sure the secret it replaces is the one the caller read.
+
+    If another rotation replaced that secret at the same moment, this one is refused (409)
+    rather than made on top: its overlap would keep a secret nobody holds any more, while
+    the other rotation's secret, already handed out, would stop working.
+    """
+    read = holder.secret_hash
+    hold_and_reload(session, holder, what)
+    if holder.secret_hash != read:
+        raise Conflict(
+            f"{label} was rotated by another request at the same moment, so this rotation "
+            "was not made. That rotation's secret was shown to whoever made it; if you need "
+            "a new secret of your own, rotate again."
+        )
 
 
 def matches(

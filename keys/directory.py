@@ -20,7 +20,8 @@ from keys.hashing import hash_password
 from keys.limits import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from keys.models import ApiKey, OAuthApp, Org, Team, User, UserKey
 from keys.pagination import page
-from keys.validation import checked_name
+from keys.row_lock import hold, hold_and_reload
+from keys.validation import checked_email, checked_name
 
 # -- orgs -----------------------------------------------------------------------------------
 
@@ -80,7 +81,12 @@ def list_orgs(
 
 
 def create_team(session: DbSession, *, org_id: int, actor: Actor, name: str) -> Team:
+    """Team names are unique in an org regardless of case. The org is held while checking,
+    so two teams named alike at the same moment make one team: the second request gets the
+    same 422 as a duplicate sent later (the unique constraint, which is case-sensitive,
+    would make it a 500, and would let "Ops" and "OPS" both in)."""
     name = checked_name(name)
+    hold(session, Org, Org.id == org_id)
     # Compared here, not in SQL: SQLite's lower() folds ASCII letters only, so a second
     # "Équipe" passed the check and hit the unique constraint (a 500). An org has few teams.
     taken = session.scalars(select(Team.name).where(Team.org_id == org_id))
@@ -130,6 +136,10 @@ def deletion_blocker(session: DbSession, team: Team) -> str | None:
 
 
 def delete_team(session: DbSession, team: Team, actor: Actor) -> None:
+    """Refused (409) while credentials are bound to the team. Held first, so a credential
+    being bound to it at the same moment (:func:`keys.validation.team_of_org`) is either
+    committed and seen here, or refused there."""
+    hold_and_reload(session, team, "team")
     blocker = deletion_blocker(session, team)
     if blocker:
         raise Conflict(blocker)
@@ -156,15 +166,26 @@ def create_user(
     role: str,
     password: str | None,
     is_platform_admin: bool = False,
+    name_the_org: bool = False,
 ) -> User:
-    email = email.strip().lower()
+    """A member of ``org_id``. The email is normalized (:func:`keys.validation.checked_email`)
+    and belongs to one member of one org.
+
+    An address that is taken gets one answer, 422 with the same message, whether its member
+    is in this org or in another: an org admin must not learn from Latchkey which addresses
+    have accounts elsewhere. (That the address cannot be added is unavoidable while one
+    address signs in one account; the answer says nothing of where that account is.) A
+    platform admin, who sees every org anyway, is told which org holds it (``name_the_org``).
+    """
+    email = checked_email(email)
     name = checked_name(name)
     if password and not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         raise ValidationFailed.one(
             "password", f"must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
         )
-    if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise ValidationFailed.one("email", f"{email} is already a member")
+    holder = session.scalar(select(User.org_id).where(User.email == email))
+    if holder is not None:
+        raise _email_taken(email, holder if name_the_org else None)
     user = User(
         org_id=org_id,
         email=email,
@@ -176,8 +197,8 @@ def create_user(
     session.add(user)
     try:
         session.flush()
-    except IntegrityError as exc:
-        raise ValidationFailed.one("email", f"{email} is already a member") from exc
+    except IntegrityError as exc:  # added by another request at the same moment
+        raise _email_taken(email, None) from exc
     record(
         session,
         org_id=org_id,
@@ -187,6 +208,18 @@ def create_user(
         details={"role": role, "can_log_in": bool(password)},
     )
     return user
+
+
+def _email_taken(email: str, holder_org: int | None) -> ValidationFailed:
+    if holder_org is not None:
+        return ValidationFailed.one(
+            "email", f"{email} already belongs to a member of organization {holder_org}"
+        )
+    return ValidationFailed.one(
+        "email",
+        f"{email} already belongs to an account, and an address can belong to one account "
+        "only; use another address",
+    )
 
 
 def list_users(

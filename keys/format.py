@@ -125,6 +125,21 @@ def parse(candidate: str, kind: str) -> ParsedCredential:
     return ParsedCredential(kind=kind, public_id=public_id, secret=secret)
 
 
+def display_prefix_of(candidate: str) -> str | None:
+    """The display prefix of a well-formed credential of any kind (its checksum holds), else
+    None: what an error may name about a string that authenticated nothing, without its
+    secret. A legacy token, garbage or a typo gets None, so nothing of it is repeated."""
+    if not isinstance(candidate, str):
+        return None
+    head = candidate.partition("_")[0]
+    if not _is_kind(head):
+        return None
+    try:
+        return parse(candidate, head).display_prefix
+    except MalformedCredential:
+        return None
+
+
 def is_public_id(value: str) -> bool:
     return len(value) == PUBLIC_ID_LENGTH and _BASE62_SET.issuperset(value)
 
@@ -134,8 +149,12 @@ def public_id_of(identifier: str) -> str:
     return identifier.partition("_")[2]
 
 
+def _is_kind(kind: str) -> bool:
+    return bool(kind) and "_" not in kind and _BASE62_SET.issuperset(kind)
+
+
 def _check_kind(kind: str) -> None:
-    if not kind or "_" in kind or not _BASE62_SET.issuperset(kind):
+    if not _is_kind(kind):
         raise ValueError(f"kind prefix {kind!r} must be non-empty base62 without '_'")
 
 

@@ -150,6 +150,7 @@ class RedisStamp:
         self._lease_keys = [key, f"{key}:leases"]
         self._local = threading.local()
         self._connects = 0
+        self._unreachable = False
         self._listener: _Listener | None = None
         self._lock = threading.Lock()
         self._renew = self._redis.register_script(_RENEW)
@@ -196,9 +197,14 @@ class RedisStamp:
             value = connection.read_response()
             if value is None:
                 value = self.current()
-        except RedisError:
-            log.warning("Redis unreachable: serving credential state from the database")
+        except RedisError as exc:
+            if not self._unreachable:  # once per outage, not once per request
+                self._unreachable = True
+                log.warning("Redis unreachable (%s): credential state from the database", exc)
             return None
+        if self._unreachable:
+            self._unreachable = False
+            log.warning("Redis reachable again: credential state cached again")
         if not isinstance(value, bytes):
             return None
         return value + self._connects.to_bytes(8, "big")
@@ -217,7 +223,7 @@ class RedisStamp:
         try:
             holders = self._announce(value)
         except RedisError:
-            log.exception("could not announce a credential change through Redis; retrying")
+            log.warning("could not announce a credential change through Redis; retrying")
             value = os.urandom(STAMP_SIZE)  # the first may have been set: never set one twice
             try:
                 holders = self._announce(value)

@@ -11,16 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
 
 from keys import format as fmt
+from keys import retention
 from keys.audit import Actor, Target, record
 from keys.base import DbSession
 from keys.clock import now_ms
 from keys.core import Core
 from keys.hashing import dummy_password_check, verify_password
 from keys.models import ApiSession, AuditEvent, User
-from keys.validation import control_problem
+from keys.validation import control_problem, normalized_email
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +34,7 @@ def _account(session: DbSession, email: str) -> User | None:
     """The member who signs in as ``email`` (typed by anyone, so anything), or None. No
     stored email holds a control character, and PostgreSQL cannot compare text with NUL: such
     an email is simply no one's, without a query."""
-    email = email.strip().lower()
+    email = normalized_email(email)
     if control_problem(email):
         return None
     return session.scalar(select(User).where(User.email == email))
@@ -165,12 +166,6 @@ def close_session(
         target=Target("session", row.id, row.user.email),
         details=details,
     )
-    # Sessions are short-lived; dropping the expired ones here keeps the table small.
-    session.execute(
-        delete(ApiSession).where(
-            or_(
-                ApiSession.expires_at < now_ms() - 86_400_000,
-                ApiSession.revoked_at < now_ms() - 86_400_000,
-            )
-        )
-    )
+    # Sessions are short-lived; dropping the ended ones here keeps the table small between
+    # runs of `flask --app app prune`.
+    session.execute(delete(ApiSession).where(retention.session_ended(now_ms())))

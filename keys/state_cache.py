@@ -14,10 +14,12 @@ was announced before the stamp was read.
 
 from __future__ import annotations
 
+import contextlib
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
@@ -29,9 +31,11 @@ from keys.models import ApiKey, CryptoKey, OAuthApp, Org, ResourceServer, Revoke
 
 T = TypeVar("T")
 
-#: Entries per process. A full cache starts over, which costs one database read per
-#: credential in use; 10,000 rows of a few hundred bytes stay well inside a worker's memory.
-MAX_ENTRIES = 10_000
+#: Entries per process. An entry (a key's row, its cache key and stamp) is about 830 bytes, so
+#: 20,000 of them are ~17 MB, which keeps a worker under 150 MB. A full cache drops its least
+#: recently used entry: the credentials in steady use stay, and one that comes back after a
+#: while costs one indexed read (:mod:`keys.lookups`).
+MAX_ENTRIES = 20_000
 
 #: What a cached answer can depend on. A change to any of these tables, by any statement
 #: that does not say otherwise, announces a change.
@@ -47,11 +51,31 @@ _ENGINE = "latchkey_engine"
 _MISSING = object()
 
 
+class Tally(Protocol):
+    """Something that counts (a Prometheus counter fits): how the web layer watches the
+    cache's hits and misses without ``keys/`` knowing who counts."""
+
+    def inc(self, amount: float = 1) -> None: ...
+
+
+class _Uncounted:
+    def inc(self, amount: float = 1) -> None:
+        return None
+
+
 class StateCache:
-    def __init__(self, stamp: Stamp, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(
+        self,
+        stamp: Stamp,
+        max_entries: int = MAX_ENTRIES,
+        hits: Tally | None = None,
+        misses: Tally | None = None,
+    ) -> None:
         self.stamp = stamp
-        self._entries: dict[Hashable, tuple[bytes, Any]] = {}
+        self._entries: OrderedDict[Hashable, tuple[bytes, Any]] = OrderedDict()
         self._max_entries = max_entries
+        self.hits: Tally = hits or _Uncounted()
+        self.misses: Tally = misses or _Uncounted()
 
     def view(self) -> View:
         """The cache as one request sees it. Observe before the request reads any state."""
@@ -61,12 +85,22 @@ class StateCache:
         entry = self._entries.get(key)
         if entry is None or entry[0] != seen:
             return _MISSING
+        with contextlib.suppress(KeyError):  # evicted by another thread meanwhile
+            self._entries.move_to_end(key)
         return entry[1]
 
     def _put(self, seen: bytes, key: Hashable, value: Any) -> None:
-        if len(self._entries) >= self._max_entries:
-            self._entries.clear()
-        self._entries[key] = (seen, value)
+        entries = self._entries
+        entries[key] = (seen, value)
+        entries.move_to_end(key)
+        while len(entries) > self._max_entries:
+            try:
+                entries.popitem(last=False)
+            except KeyError:  # emptied by other threads meanwhile
+                break
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +116,20 @@ class View:
         """The entry for ``key`` if read under this view's stamp, else ``load()``, kept unless
         ``keep`` says otherwise (answers a caller can be made to ask for without end, such
         as failures for guessed secrets, would evict the rows everyone needs)."""
-        if self.cache is None or self.seen is None:
+        cache = self.cache
+        if cache is None:
             return load()
-        value = self.cache._get(self.seen, key)
+        if self.seen is None:  # the stamp cannot be told: nothing may be served from memory
+            cache.misses.inc()
+            return load()
+        value = cache._get(self.seen, key)
         if value is _MISSING:
+            cache.misses.inc()
             value = load()
             if keep is None or keep(value):
-                self.cache._put(self.seen, key, value)
+                cache._put(self.seen, key, value)
+        else:
+            cache.hits.inc()
         return value  # type: ignore[no-any-return]
 
 

@@ -29,6 +29,7 @@ from keys.pagination import page
 from keys.validation import (
     email_problem,
     name_problem,
+    normalized_email,
     of_org,
     parse_record_id,
     scopes_from_catalog,
@@ -183,7 +184,7 @@ def _check_row(
     def fail(column: str, message: str) -> None:
         errors.append(FieldError(f"line {line}: {column}", message))
 
-    email = raw.get("email", "").strip().lower()
+    email = normalized_email(raw.get("email", ""))
     email_error = email_problem(email)
     if email_error is not None:
         fail("email", email_error)

@@ -13,6 +13,7 @@ from keys.base import DbSession
 from keys.errors import NotFound, ValidationFailed
 from keys.limits import MAX_EMAIL_LENGTH, MAX_GRACE_SECONDS, MAX_NAME_LENGTH, MAX_RECORD_ID
 from keys.models import Team
+from keys.row_lock import hold
 
 T = TypeVar("T")
 
@@ -38,16 +39,55 @@ def name_problem(value: str) -> str | None:
     return control_problem(value)
 
 
+def normalized_email(value: str) -> str:
+    """An email as Latchkey stores and compares it, wherever it comes in (the API, the
+    console, the CSV import, sign-in, the first admin): Unicode NFKC, trimmed, casefolded.
+
+    NFKC turns compatibility forms into the letters they stand for (fullwidth letters,
+    U+FF21 to U+FF5A, are the Latin ones; the ligature U+FB01 is "fi") and casefolding is
+    lower-casing made for comparisons (German "ß" is "ss"), so an address typed in another
+    form or case is the same account, not a second one. Letters of another script that only
+    look alike (Cyrillic a, U+0430, for Latin a) stay what they are: that is a different
+    address, for mail servers too, and it is allowed; guessing at look-alikes (Unicode's
+    confusables) would merge addresses that really are distinct. What cannot be seen at all
+    is refused instead (:func:`email_problem`).
+    """
+    return unicodedata.normalize("NFKC", value).strip().casefold()
+
+
+def invisible_problem(value: str) -> str | None:
+    """Why text holding an invisible character (Unicode category Cf: soft hyphen, zero-width
+    space and joiners, byte order mark, direction marks) is refused, or None. Such an address
+    looks exactly like another one in every list and message, which makes it a disguise."""
+    invisible = next((c for c in value if unicodedata.category(c) == "Cf"), None)
+    if invisible is None:
+        return None
+    name = unicodedata.name(invisible, "a format character").lower()
+    return (
+        f"must not contain invisible characters (it has U+{ord(invisible):04X}, {name}); "
+        "type the address again rather than pasting it"
+    )
+
+
 def email_problem(value: str) -> str | None:
-    """What is wrong with an email someone typed (already trimmed), or None. Our rule is
-    something@somewhere without spaces or control characters, not RFC 5322: the address only
-    has to be one a member can type to sign in."""
+    """What is wrong with an email (as :func:`normalized_email` gives it), or None. Our rule
+    is something@somewhere without spaces, control or invisible characters, not RFC 5322:
+    the address only has to be one a member can type to sign in."""
     local, at, domain = value.rpartition("@")
     if not (at and local and domain) or any(c.isspace() for c in value):
         return "must be an email address like ada@example.com"
     if len(value) > MAX_EMAIL_LENGTH:
         return f"must be at most {MAX_EMAIL_LENGTH} characters"
-    return control_problem(value)
+    return control_problem(value) or invisible_problem(value)
+
+
+def checked_email(value: str, field: str = "email") -> str:
+    """An email as stored (:func:`normalized_email`), or a validation error naming ``field``."""
+    value = normalized_email(value)
+    problem = email_problem(value)
+    if problem is not None:
+        raise ValidationFailed.one(field, problem)
+    return value
 
 
 def checked_name(value: str, field: str = "name") -> str:
@@ -78,8 +118,16 @@ def scopes_from_catalog(
 def team_of_org(
     session: DbSession, org_id: int, team_id: int | None, field: str = "team_id"
 ) -> None:
-    """A team id must name a team of this org; ``None`` means all teams."""
-    if team_id is not None and not team_in_org(session, org_id, team_id):
+    """A team id must name a team of this org; ``None`` means all teams.
+
+    The team is held (:func:`keys.row_lock.hold`) until the caller commits: a deletion of the
+    team at the same moment waits for the credential being bound to it and then refuses
+    (409), or deletes first and this check refuses, instead of a foreign-key error (500).
+    (Readers that bind nothing, such as the token endpoint, ask :func:`team_in_org`.)
+    """
+    if team_id is None:
+        return
+    if not hold(session, Team, Team.id == team_id, Team.org_id == org_id):
         raise ValidationFailed.one(field, f"no team {team_id} in this organization")
 
 

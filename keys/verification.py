@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
-from keys import client_secrets
+from keys import client_secrets, lookups
 from keys import format as fmt
 from keys.base import DbSession
 from keys.clock import now_ms, utc_text
@@ -62,20 +62,40 @@ class KeyRejected(Exception):
         self.message = message
 
 
-_API_KEY_COLUMNS = (
-    ApiKey.id,
-    ApiKey.org_id,
-    ApiKey.team_id,
-    ApiKey.scopes,
-    ApiKey.name,
-    ApiKey.prefix,
-    ApiKey.created_at,
-    ApiKey.expires_at,
-    ApiKey.revoked_at,
-    ApiKey.secret_hash,
-    ApiKey.previous_secret_hash,
-    ApiKey.previous_secret_expires_at,
-    Org.api_access,
+_API_KEY_BY_PUBLIC_ID = (
+    select(
+        ApiKey.id,
+        ApiKey.org_id,
+        ApiKey.team_id,
+        ApiKey.scopes,
+        ApiKey.name,
+        ApiKey.prefix,
+        ApiKey.created_at,
+        ApiKey.expires_at,
+        ApiKey.revoked_at,
+        ApiKey.secret_hash,
+        ApiKey.previous_secret_hash,
+        ApiKey.previous_secret_expires_at,
+        Org.api_access,
+    )
+    .join(Org, Org.id == ApiKey.org_id)
+    .where(ApiKey.public_id == bindparam("public_id"))
+)
+_USER_KEY_BY_HASH = (
+    select(
+        UserKey.id,
+        UserKey.org_id,
+        UserKey.user_id,
+        UserKey.team_id,
+        UserKey.scopes,
+        UserKey.name,
+        UserKey.prefix,
+        UserKey.created_at,
+        UserKey.revoked_at,
+        Org.api_access,
+    )
+    .join(Org, Org.id == UserKey.org_id)
+    .where(UserKey.token_hash == bindparam("token_hash"))
 )
 
 
@@ -92,11 +112,7 @@ def verify_api_key(
     shown = f"API key {parsed.display_prefix}…"
     row = view.get(
         ("api_key", parsed.public_id),
-        lambda: session.execute(
-            select(*_API_KEY_COLUMNS)
-            .join(Org, Org.id == ApiKey.org_id)
-            .where(ApiKey.public_id == parsed.public_id)
-        ).one_or_none(),
+        lambda: lookups.one(session, _API_KEY_BY_PUBLIC_ID, public_id=parsed.public_id),
     )
     if row is None:
         raise KeyRejected("unknown", f"{shown} is unknown: it was deleted or never existed.")
@@ -151,30 +167,14 @@ def verify_user_key(
     if not (MIN_TOKEN_LENGTH <= len(candidate) <= MAX_TOKEN_LENGTH and candidate.isprintable()):
         raise KeyRejected("malformed", "Not a user key.")
     token_hash = core.hasher.digest(candidate)
-    row = view.get(("user_key", token_hash), lambda: _user_key_row(session, token_hash))
+    row = view.get(
+        ("user_key", token_hash),
+        lambda: lookups.one(session, _USER_KEY_BY_HASH, token_hash=token_hash),
+    )
     if row is None:
         raise KeyRejected("unknown", "Unknown key.")
     shown = f"User key {row.prefix}…"
     return _live("user_key", row, shown, "replace it with an API key", None, str(row.user_id))
-
-
-def _user_key_row(session: DbSession, token_hash: str) -> Any:
-    return session.execute(
-        select(
-            UserKey.id,
-            UserKey.org_id,
-            UserKey.user_id,
-            UserKey.team_id,
-            UserKey.scopes,
-            UserKey.name,
-            UserKey.prefix,
-            UserKey.created_at,
-            UserKey.revoked_at,
-            Org.api_access,
-        )
-        .join(Org, Org.id == UserKey.org_id)
-        .where(UserKey.token_hash == token_hash)
-    ).one_or_none()
 
 
 def is_api_key(core: Core, candidate: str) -> bool:

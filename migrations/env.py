@@ -15,8 +15,8 @@ logger = logging.getLogger("alembic.env")
 
 
 def get_engine():
-    # Flask-SQLAlchemy >= 3.1 (pyproject.toml): its get_engine() is deprecated, and a
-    # DeprecationWarning is an error under pytest when tests migrate in process.
+    # Flask-SQLAlchemy>=3 (pyproject.toml): its get_engine() is deprecated, and warns, which
+    # is an error where migrations run in the tests' own process (tests/web).
     return current_app.extensions["migrate"].db.engine
 
 

@@ -28,8 +28,10 @@ class RecordIdConverter(IntegerConverter):
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app from the environment (``overrides`` wins, for tests and tools)."""
-    from oauth_server import config
+    from oauth_server import config, logs
     from oauth_server.extensions import csrf, db, migrate
+
+    logs.configure()
 
     instance_path = (overrides or {}).get("LATCHKEY_INSTANCE_PATH") or os.environ.get(
         "LATCHKEY_INSTANCE_PATH"
@@ -37,6 +39,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     app.config.update(config.load(app.instance_path, overrides))
     app.url_map.converters["id"] = RecordIdConverter
+
+    from oauth_server.request_log import note_route
+
+    app.url_value_preprocessor(note_route)  # first: it runs even where routing failed
 
     db.init_app(app)
     migrate.init_app(
@@ -55,6 +61,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from oauth_server.throttle import init_throttles
 
     init_throttles(app)
+
+    from oauth_server.outages import init_outages
+
+    init_outages(app)
 
     from oauth_server.oauth.server import create_authorization_server
     from oauth_server.oauth.views import bp as oauth_bp
@@ -91,6 +101,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     app.after_request(add_security_headers)
 
+    from oauth_server.metrics import init_metrics
+    from oauth_server.operations import init_operations
+
+    init_operations(app)
+    init_metrics(app)
+
     from oauth_server.cli import register_commands
 
     register_commands(app)
@@ -102,6 +118,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         # the real client (and a client cannot forge its address past the proxy).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
+    from oauth_server.oauth.wsgi import ENDPOINTS
+    from oauth_server.request_log import RequestLog
+
+    # Outermost: every request is logged and counted, the OAuth endpoints answered in front
+    # of Flask included.
+    prefixes = app.extensions["latchkey"].core.prefixes
+    app.wsgi_app = RequestLog(app.wsgi_app, prefixes, ENDPOINTS)  # type: ignore[method-assign]
+
     bootstrap_admin(app)
     return app
 
@@ -110,12 +134,23 @@ def bootstrap_admin(app: Flask) -> None:
     """Create the first admin when the database is migrated and has no user yet."""
     from oauth_server.bootstrap import ensure_first_admin
     from oauth_server.extensions import db
+    from oauth_server.outages import unavailable
 
     with app.app_context():
-        created = ensure_first_admin(
-            db.session, app.config["LATCHKEY_ADMIN_EMAIL"], app.config["LATCHKEY_ADMIN_PASSWORD"]
-        )
-        db.session.remove()
+        try:
+            created = ensure_first_admin(
+                db.session,
+                app.config["LATCHKEY_ADMIN_EMAIL"],
+                app.config["LATCHKEY_ADMIN_PASSWORD"],
+            )
+        except Exception as exc:
+            # A worker (re)started during an outage serves 503s until the database is back,
+            # rather than failing to boot and taking the server down with it.
+            if unavailable(exc) is None:
+                raise
+            created = None
+        finally:
+            db.session.remove()
     if created is None:
         return
     log.warning("Created org 'Default' and its admin %s", created.email)

@@ -17,6 +17,8 @@ from keys.audit import Actor
 from keys.base import DbSession
 from keys.errors import ValidationFailed
 from keys.models import User
+from keys.validation import checked_email
+from oauth_server.config import ConfigError
 
 DEFAULT_ADMIN_EMAIL = "admin@localhost"
 
@@ -30,12 +32,19 @@ class Bootstrapped:
 def ensure_first_admin(
     session: DbSession, email: str | None, password: str | None
 ) -> Bootstrapped | None:
-    """Create the first admin if there is no user at all; return what was created."""
+    """Create the first admin if there is no user at all; return what was created.
+
+    The email is normalized as every other (:func:`keys.validation.checked_email`); one the
+    rule refuses stops the start with a message naming ``LATCHKEY_ADMIN_EMAIL``, rather than
+    leaving a deployment with no admin."""
     if not inspect(session.get_bind()).has_table("users"):
         return None  # not migrated yet: `flask --app app db upgrade` first
     if session.scalar(select(User.id).limit(1)) is not None:
         return None
-    email = (email or DEFAULT_ADMIN_EMAIL).strip().lower()
+    try:
+        email = checked_email(email or DEFAULT_ADMIN_EMAIL, "LATCHKEY_ADMIN_EMAIL")
+    except ValidationFailed as exc:
+        raise ConfigError(exc.message) from None
     generated = None if password else secrets.token_urlsafe(15)
     actor = Actor.system("bootstrap")
     try:

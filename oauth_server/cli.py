@@ -8,7 +8,7 @@ from typing import IO
 import click
 from flask import Flask
 
-from keys import directory, user_keys
+from keys import directory, retention, user_keys
 from keys.audit import Actor
 from keys.errors import DomainError, ValidationFailed
 from oauth_server.extensions import db
@@ -38,6 +38,25 @@ def register_commands(app: Flask) -> None:
         """
         services().state.stamp.bump()
         click.echo("Every process will read credential state from the database again.")
+
+    @app.cli.command("prune")
+    @click.option(
+        "--batch-size",
+        type=click.IntRange(1, 100_000),
+        default=retention.BATCH_ROWS,
+        show_default=True,
+        help="rows deleted per statement",
+    )
+    def prune(batch_size: int) -> None:
+        """Delete rows that have outlived their use: revoked token ids of expired tokens,
+        and sign-in sessions that ended more than a day ago.
+
+        In batches (each its own transaction), so it is safe to run while Latchkey serves,
+        from cron or a scheduled job; prints how many rows of each kind went.
+        """
+        for pruner in retention.PRUNERS:
+            deleted = pruner.prune(db.session(), batch_size)
+            click.echo(f"{pruner.label}: {deleted} deleted")
 
     @app.cli.command("import-user-keys")
     @click.option("--org", "org_id", type=int, required=True, help="the organization's id")

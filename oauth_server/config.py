@@ -4,6 +4,14 @@ The embedded default needs nothing set: SQLite in the instance folder, and a sec
 pepper generated once into that folder. A shared database (any ``DATABASE_URL`` that is not
 SQLite) means several hosts, which must share the pepper and secret key, so there both must
 be given explicitly: Latchkey refuses to start rather than hash with a pepper of its own.
+
+What Latchkey creates on disk is readable by the user it runs as only: the instance folder
+(0700) when it makes it, and the files it makes (the SQLite database, the generated pepper
+and secret key, the state stamp) 0600, whatever the umask allows others. A folder or file
+that already exists keeps the mode it has: the operator (or an older Latchkey) made it, and
+an operator may have opened it on purpose, to a backup group say. That holds for a SQLite
+``DATABASE_URL`` outside the instance folder too: Latchkey makes the file 0600 if it is the
+one creating it, and never changes the mode of a file it did not create.
 """
 
 from __future__ import annotations
@@ -13,6 +21,8 @@ import secrets
 import time
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.engine import make_url
 
 from keys.limits import MIN_PASSWORD_LENGTH
 
@@ -41,11 +51,31 @@ def _instance_secret(instance: Path, name: str) -> str:
     return value
 
 
+def _create_private_database(database_url: str) -> None:
+    """Create a SQLite database file that does not exist yet, readable by its owner only.
+
+    SQLite would create it with the umask's mode (0644, usually); an empty file is an empty
+    database to SQLite, and the ``-wal`` and ``-shm`` files it adds take the database file's
+    mode. In-memory databases and ``file:`` URIs are left to SQLite, and so is a file whose
+    folder is missing (SQLite's own error says which).
+    """
+    url = make_url(database_url)
+    path = url.database
+    if url.get_backend_name() != "sqlite" or not path or path == ":memory:":
+        return
+    if path.startswith("file:") or url.query.get("mode") == "memory":
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except (FileExistsError, FileNotFoundError):
+        pass
+
+
 def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Flask config values for this process."""
     env = {**os.environ, **(overrides or {})}
     instance = Path(instance_path)
-    instance.mkdir(parents=True, exist_ok=True)
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'latchkey.db'}"
     if database_url.startswith("postgres://"):
@@ -53,6 +83,8 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
     if database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
     shared_db = not database_url.startswith("sqlite")
+    if not shared_db:
+        _create_private_database(database_url)
 
     def secret(name: str, file_name: str) -> str:
         value = env.get(name)
@@ -82,6 +114,9 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
     engine_options: dict[str, Any] = {"pool_pre_ping": shared_db}
     if not shared_db:
         engine_options["connect_args"] = {"timeout": 30}
+    elif database_url.startswith("postgresql"):
+        # A database that does not answer is a 503 within seconds, not a request that hangs.
+        engine_options["connect_args"] = {"connect_timeout": 5}
 
     return {
         "SQLALCHEMY_DATABASE_URI": database_url,
@@ -109,6 +144,7 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "REDIS_URL": env.get("REDIS_URL") or None,
         "LATCHKEY_LOGIN_LIMIT": env.get("LATCHKEY_LOGIN_LIMIT") or "10 per 15 minutes",
         "LATCHKEY_PROXY_HOPS": int(env.get("LATCHKEY_PROXY_HOPS") or 0),
+        "LATCHKEY_METRICS_TOKEN": env.get("LATCHKEY_METRICS_TOKEN") or None,
         "LATCHKEY_LOGIN_IP_LIMIT": env.get("LATCHKEY_LOGIN_IP_LIMIT") or "50 per 15 minutes",
         "LATCHKEY_CLIENT_AUTH_LIMIT": env.get("LATCHKEY_CLIENT_AUTH_LIMIT") or "20 per minute",
         "MAX_CONTENT_LENGTH": 64 * 1024,

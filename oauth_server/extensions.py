@@ -14,7 +14,10 @@ from sqlalchemy.engine import Engine
 
 from keys.base import Base
 
-db = SQLAlchemy(model_class=Base)
+#: A request renders what it committed: expiring the objects on commit would read them again
+#: for the response, and a row deleted by another request in between would make a change
+#: that succeeded answer 500.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()

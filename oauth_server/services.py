@@ -22,6 +22,7 @@ from keys.keyring import KEK_PURPOSE, KeyRing
 from keys.redis_lease import RedisStamp
 from keys.state_cache import StateCache, View
 from keys.usage import UsageCounter
+from oauth_server import metrics
 from oauth_server.extensions import db
 from oauth_server.scopes import ScopeCatalog, load_catalog
 
@@ -47,7 +48,9 @@ def init_services(app: Flask) -> Services:
     prefixes = KindPrefixes.from_brand(app.config["LATCHKEY_BRAND"])
     catalog = load_catalog(app.config["LATCHKEY_SCOPES_FILE"])
 
-    state = StateCache(_stamp(app))
+    hits, misses = metrics.cache_lookups("state")
+    state = StateCache(_stamp(app), hits=hits, misses=misses)
+    token_hits, token_misses = metrics.cache_lookups("tokens")
     keyring = KeyRing(
         kek=hasher.derive_key(KEK_PURPOSE),
         session_factory=lambda: _own_session(app),
@@ -61,9 +64,13 @@ def init_services(app: Flask) -> Services:
             keyring,
             prefixes.access_token,
             app.config["LATCHKEY_ISSUER"],
-            genuine=StateCache(state.stamp, max_entries=GENUINE_TOKENS),
+            genuine=StateCache(state.stamp, GENUINE_TOKENS, hits=token_hits, misses=token_misses),
         ),
-        usage=UsageCounter(lambda: _own_session(app), app.config["LATCHKEY_USAGE_FLUSH_SECONDS"]),
+        usage=UsageCounter(
+            lambda: _own_session(app),
+            app.config["LATCHKEY_USAGE_FLUSH_SECONDS"],
+            on_flush=metrics.usage_flushed,
+        ),
         state=state,
         issuer=app.config["LATCHKEY_ISSUER"],
     )

@@ -28,6 +28,7 @@ from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
+from oauth_server.outages import OUTAGES, REDIS
 from oauth_server.services import services, state_view
 
 
@@ -67,6 +68,7 @@ def check(config_key: str, *keys: str) -> Exhausted | None:
         if not strategy.test(item, config_key, key):
             reset = strategy.get_window_stats(item, config_key, key).reset_time
             return Exhausted(retry_after=max(1, math.ceil(reset - time.time())))
+    OUTAGES.recovered(REDIS)  # the counts answered (a no-op unless Redis was down)
     return None
 
 
@@ -82,6 +84,7 @@ def refuse_failure(config_key: str, *keys: str) -> Exhausted | None:
             return Exhausted(retry_after=max(1, math.ceil(reset - time.time())))
     for key in keys:
         strategy.hit(item, config_key, key)
+    OUTAGES.recovered(REDIS)
     return None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable
 
@@ -13,6 +14,7 @@ from keys.errors import DomainError
 from keys.freshness import StampNotWritten
 from oauth_server.api.problems import from_domain_error, problem
 from oauth_server.extensions import csrf, db
+from oauth_server.outages import OUTAGES, REDIS, RETRY_AFTER_SECONDS, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -79,19 +81,24 @@ def _served(methods: Iterable[str]) -> bool:
 def not_announced(error: StampNotWritten) -> Response:
     """The change is committed, but Redis could not tell the other processes: say exactly
     that, and how to finish the job."""
-    log.error("credential change not announced: %s", error)
+    OUTAGES.failed(REDIS, error)
     return problem(
         503,
         "The change was saved, but other Latchkey processes could not be told (Redis is "
         "unreachable): they may still accept the old state. Once Redis is back, run "
         "`flask --app app invalidate-caches`.",
         code="change-not-announced",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
 
 @bp.errorhandler(Exception)
 def unexpected(error: Exception) -> Response:
-    db.session.rollback()
+    with contextlib.suppress(Exception):  # the connection may be the thing that is down
+        db.session.rollback()
+    down = unavailable(error)
+    if down is not None:
+        return problem(503, down.description, code="unavailable", headers=down.headers)
     log.exception("unhandled error on %s %s", request.method, request.path)
     return problem(500, "Something went wrong on our side; the change was not saved.")
 

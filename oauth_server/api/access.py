@@ -25,9 +25,11 @@ from keys import sessions
 from keys.audit import Actor
 from keys.delegation import Delegation
 from keys.errors import DomainError, Forbidden, UpgradeRequired
+from keys.format import display_prefix
 from keys.models import ApiSession, User
 from keys.verification import KeyRejected, VerifiedKey, verify_api_key
 from oauth_server.extensions import csrf, db
+from oauth_server.request_log import note_credential
 from oauth_server.services import services
 from oauth_server.signin import user_actor
 
@@ -70,6 +72,15 @@ class Principal:
         return Delegation(
             self.key.prefix, self.key.team_id, self.key.scope_set, self.key.expires_at
         )
+
+    @property
+    def display_prefix(self) -> str | None:
+        """The credential as the request log names it: the key's or the session's prefix."""
+        if self.key is not None:
+            return self.key.prefix
+        if self.session is not None:
+            return display_prefix(services().core.prefixes.session_token, self.session.public_id)
+        return None
 
     @property
     def actor(self) -> Actor:
@@ -148,6 +159,7 @@ def current() -> Principal:
     if principal is None:
         principal = _authenticate()
         g.principal = principal
+        note_credential(request.environ, principal.display_prefix)
     return principal
 
 

@@ -128,16 +128,23 @@ def list_users(query: UsersQuery) -> Response:
     status=201,
 )
 def create_user(body: UserCreate) -> Response:
-    """A member without a password exists (and can own user keys) but cannot sign in."""
+    """A member without a password exists (and can own user keys) but cannot sign in.
+
+    The email is compared and stored normalized (Unicode NFKC, casefolded: fullwidth letters
+    and capitals are the plain lower-case ones); invisible characters are refused. An address
+    that already has an account gets the same 422 wherever that account is; platform admins
+    are told its org."""
     org_id = _org_for(body.org_id, "org_id")
+    principal = current()
     user = directory.create_user(
         db.session,
-        actor=current().actor,
+        actor=principal.actor,
         org_id=org_id,
         email=body.email,
         name=body.name,
         role=body.role,
         password=body.password,
+        name_the_org=principal.user.is_platform_admin,
     )
     db.session.commit()
     return respond(UserOut.of(user), 201)

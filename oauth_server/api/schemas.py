@@ -31,7 +31,7 @@ from keys.limits import (
     TokenFormat,
 )
 from keys.models import ApiKey, ApiSession, OAuthApp, Org, ResourceServer, Team, User, UserKey
-from keys.validation import control_problem, email_problem, name_problem
+from keys.validation import control_problem, email_problem, name_problem, normalized_email
 
 
 def _rule(problem_of: Callable[[str], str | None]) -> AfterValidator:
@@ -55,7 +55,8 @@ Name = Annotated[
 ]
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_lower=True, max_length=MAX_EMAIL_LENGTH),
+    StringConstraints(max_length=MAX_EMAIL_LENGTH),
+    AfterValidator(normalized_email),
     _rule(email_problem),
 ]
 Ms = Annotated[int, Field(description="milliseconds since the epoch")]

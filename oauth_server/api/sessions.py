@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Response, current_app
 
 from keys import sessions
+from keys.validation import normalized_email
 from oauth_server import signin
 from oauth_server.api import bp
 from oauth_server.api.access import NotAuthenticated, current
@@ -32,7 +33,7 @@ def create_session(body: SessionCreate) -> Response:
 
     Ten failed attempts for one account within 15 minutes lock it for the rest of the window.
     """
-    account = body.email.strip().lower()
+    account = normalized_email(body.email)  # one account, one lock, however it is typed
     retry_after = signin.locked_for(account)
     if retry_after:
         return problem(

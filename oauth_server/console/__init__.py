@@ -6,14 +6,16 @@ Views call the credential services of ``keys/`` directly and commit once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from keys.errors import DomainError
-from oauth_server.extensions import db
+from oauth_server.extensions import db, login_manager
+from oauth_server.outages import unavailable
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,17 @@ def http_error(error: HTTPException) -> Page:
 
 @bp.errorhandler(Exception)
 def unexpected(error: Exception) -> Page:
-    db.session.rollback()
+    with contextlib.suppress(Exception):  # the connection may be the thing that is down
+        db.session.rollback()
+    down = unavailable(error)
+    if down is not None:
+        # The page's header asks who is signed in; unanswered (the database is down), that
+        # would raise again inside this handler. Nobody is, for this page.
+        g._login_user = login_manager.anonymous_user()
+        page = render_template(
+            "console/error.html", title="Temporarily unavailable", message=down.description
+        )
+        return page, 503, down.headers
     log.exception("unhandled error on %s %s", request.method, request.path)
     return (
         render_template(

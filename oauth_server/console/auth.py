@@ -23,12 +23,15 @@ from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 
 from keys import sessions
+from keys.format import display_prefix
 from keys.models import ApiSession, User
+from keys.validation import normalized_email
 from oauth_server import signin
 from oauth_server.console import bp
 from oauth_server.console.forms import LoginForm, SignOutForm
 from oauth_server.console.guards import signed_in
 from oauth_server.extensions import db, login_manager
+from oauth_server.request_log import note_credential
 from oauth_server.services import services
 
 HOME = "console.api_access"
@@ -55,6 +58,8 @@ def load_user(user_id: str) -> ConsoleUser | None:
     row = sessions.live_session(db.session, int(session_id), int(member))
     if row is None or row.user.password_hash is None:
         return None
+    prefix = display_prefix(services().core.prefixes.session_token, row.public_id)
+    note_credential(request.environ, prefix)
     return ConsoleUser(row.user, row)
 
 
@@ -103,7 +108,7 @@ def login() -> Response | str | tuple[str, int, dict[str, str]]:
     if not form.validate_on_submit():
         status = 422 if form.is_submitted() else 200
         return render_template("console/login.html", form=form), status, {}
-    account = (form.email.data or "").strip().lower()
+    account = normalized_email(form.email.data or "")
     lock = signin.lock(account)
     if lock is not None:
         whose = "for this account" if lock.reason == "account" else "from your network address"

@@ -147,6 +147,7 @@ def create_member() -> Page | Response:
                 name=form.name.data,
                 role=form.role.data,
                 password=form.password.data or None,
+                name_the_org=signed_in().is_platform_admin,
             )
             db.session.commit()
         except ValidationFailed as error:

@@ -43,7 +43,7 @@ from keys.limits import (
     SIGNING_ALGS,
     SigningAlg,
 )
-from keys.validation import email_problem
+from keys.validation import email_problem, normalized_email
 from oauth_server.console.clock import end_of_day_ms, viewer_today
 
 ALL_TEAMS = ""
@@ -232,7 +232,7 @@ class MemberForm(FlaskForm):  # type: ignore[misc]
     )
 
     def validate_email(self, field: Field) -> None:
-        problem = email_problem((field.data or "").strip())
+        problem = email_problem(normalized_email(field.data or ""))
         if problem is not None:
             raise ValidationError(problem)
 

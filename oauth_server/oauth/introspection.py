@@ -11,9 +11,10 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from keys import verification
 from keys.access_tokens import AccessTokenClaims
 from keys.verification import VerifiedKey
+from oauth_server import metrics
 from oauth_server.extensions import db
 from oauth_server.oauth.clients import ResourceServerClient, SecretClient
-from oauth_server.oauth.tokens import TokenParameter, find_access_token
+from oauth_server.oauth.tokens import IntrospectedToken, TokenParameter, find_access_token
 from oauth_server.services import services, state_view
 
 
@@ -36,24 +37,20 @@ class IntrospectedKey:
 class LatchkeyIntrospectionEndpoint(TokenParameter, IntrospectionEndpoint):
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
         """RFC 7662 §2.1: an access token, API key or user key, told apart by form (the hint
-        is not needed); anything not live is simply not found. A JWT-shaped string that is
-        none of our tokens may still be a legacy user key."""
-        core = services().core
-        if services().tokens.looks_like_access_token(token_string):
-            token = find_access_token(token_string)
-            if token is not None or core.prefixes.is_ours(token_string):
-                return token
-        try:
-            return IntrospectedKey(
-                verification.verify(db.session, core, token_string, state_view())
-            )
-        except verification.KeyRejected:
-            return None
+        is not needed); anything not live is simply not found."""
+        return _find(token_string)[0]
 
     def authenticate_token(self, request: Any, client: Any) -> Any:
-        """RFC 7662 §2.1; a live key shown to a resource server counts as used (in memory,
-        written in batches)."""
-        token = super().authenticate_token(request, client)
+        """RFC 7662 §2.1, as Authlib's, also saying why a token is not active: each answer
+        is counted by outcome (:mod:`oauth_server.metrics`). A live key shown to a resource
+        server counts as used (in memory, written in batches)."""
+        self.check_params(request, client)
+        token, reason = _find(request.form["token"])
+        if token is not None and not self.check_permission(token, client, request):
+            token, reason = None, "wrong_audience"
+        elif token is not None and token.is_revoked():
+            reason = "revoked"  # a genuine token whose app, org or jti no longer allows it
+        metrics.introspected(reason)
         if isinstance(token, IntrospectedKey):
             services().usage.hit(token.key.kind, token.key.id, request.remote_addr)
         return token
@@ -87,6 +84,29 @@ class LatchkeyIntrospectionEndpoint(TokenParameter, IntrospectionEndpoint):
             "key_prefix": token.key_prefix,
             "name": token.name,
         }
+
+
+#: Why verification refused a key, as the introspection metrics name it: a key that is not
+#: one (malformed, unknown, wrong secret) is ``unknown``, as a token that is none of ours.
+_KEY_REASONS = {"revoked": "revoked", "expired": "expired", "plan": "plan_off"}
+
+
+def _find(token_string: str) -> tuple[IntrospectedToken | IntrospectedKey | None, str | None]:
+    """The token or key ``token_string`` is, or None and why not. A JWT-shaped string that
+    is none of our tokens may still be a legacy user key."""
+    core = services().core
+    if services().tokens.looks_like_access_token(token_string):
+        token = find_access_token(token_string)
+        if token is not None:
+            return token, None
+        if core.prefixes.is_ours(token_string):
+            return None, "unknown"  # forged, expired, or sealed by a retired key
+    try:
+        return IntrospectedKey(
+            verification.verify(db.session, core, token_string, state_view())
+        ), None
+    except verification.KeyRejected as rejected:
+        return None, _KEY_REASONS.get(rejected.reason, "unknown")
 
 
 def _key_introspection(key: VerifiedKey) -> dict[str, Any]:

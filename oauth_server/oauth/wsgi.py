@@ -34,6 +34,8 @@ from keys.freshness import StampNotWritten
 from oauth_server import throttle
 from oauth_server.headers import security_headers
 from oauth_server.oauth.clients import looks_like_client_id
+from oauth_server.outages import OUTAGES, REDIS, RETRY_AFTER_SECONDS, unavailable
+from oauth_server.request_log import note_credential
 from oauth_server.services import Services, bound
 
 if TYPE_CHECKING:
@@ -187,17 +189,25 @@ class OAuthEndpoints:
         request = WsgiOAuth2Request(environ, self._urls[endpoint], form)
         try:
             return self._answer(endpoint, request)
-        except StampNotWritten:  # a revocation (or a throttle lock) saved, not announced
-            log.error("change on POST %s saved but not announced: Redis unreachable", endpoint)
+        except StampNotWritten as exc:  # a revocation (or a throttle lock) saved, not announced
+            OUTAGES.failed(REDIS, exc)
             return _error(
                 503,
                 "temporarily_unavailable",
                 "The change was saved, but other Latchkey processes could not be told (Redis "
                 "is unreachable). Retry once Redis is back.",
+                [("Retry-After", str(RETRY_AFTER_SECONDS))],
             )
-        except Exception:
+        except Exception as exc:
+            down = unavailable(exc)  # RFC 6749 §4.1.2.1's code for a server that cannot now
+            if down is not None:
+                return _error(
+                    503, "temporarily_unavailable", down.description, [*down.headers.items()]
+                )
             log.exception("unhandled error on POST %s", environ.get("PATH_INFO"))
             return _error(500, "server_error", "Something went wrong on our side.")
+        finally:  # the request log names the client that authenticated (a public ID)
+            note_credential(environ, request.client and request.client.get_client_id())
 
     def _form(self, environ: WSGIEnvironment) -> MultiDict[str, str]:
         """The body's parameters. RFC 6749 clients send a urlencoded body with its length;

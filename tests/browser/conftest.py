@@ -1,5 +1,6 @@
 """Fixtures of the browser tests: one live server (SQLite), headless Chromium, and an org of
-its own for every test, so that what a test sees depends on that test alone.
+its own for every test (``make_member``, :mod:`tests.fixtures`), so that what a test sees
+depends on that test alone.
 
 Chromium is Debian's ``chromium`` (installed by ``.ci/run``), driven by Playwright without
 ``playwright install``. Where it is missing the tests skip, except in CI (``CI`` set), where
@@ -10,19 +11,16 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
 
-from tests.live.server import ADMIN_EMAIL, ADMIN_PASSWORD, ROOT, Api, LiveServer
+from tests.fixtures import Member
+from tests.live.server import ROOT, LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 #: Where the tests save screenshots (CI keeps ``test-artifacts/``); ``docs/screenshots`` holds
@@ -58,63 +56,6 @@ def server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     live.start()
     yield live
     live.close()
-
-
-@pytest.fixture(scope="session")
-def platform(server: LiveServer) -> Api:
-    """The bootstrapped platform admin, who makes orgs, members and resource servers."""
-    return Api.login(server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
-
-
-def unique(label: str) -> str:
-    return f"{label}-{uuid.uuid4().hex[:8]}"
-
-
-@dataclass(frozen=True)
-class Member:
-    email: str
-    password: str
-    org_id: int
-    api: Api
-
-
-@pytest.fixture
-def make_member(platform: Api, server: LiveServer) -> Callable[..., Member]:
-    """A member of a new org (or of ``org_id``), with a password; signed in to the API."""
-
-    def make(role: str = "admin", api_access: bool = True, org_id: int | None = None) -> Member:
-        if org_id is None:
-            org = platform.ok(
-                "POST", "/api/orgs", 201, json={"name": unique("Org"), "api_access": api_access}
-            )
-            org_id = int(org["id"])
-        email = f"{unique(role)}@example.com"
-        platform.ok(
-            "POST",
-            "/api/users",
-            201,
-            json={
-                "email": email,
-                "name": f"Test {role}",
-                "role": role,
-                "org_id": org_id,
-                "password": ADMIN_PASSWORD,
-            },
-        )
-        return Member(email, ADMIN_PASSWORD, org_id, Api.login(server.url, email, ADMIN_PASSWORD))
-
-    return make
-
-
-@pytest.fixture
-def resource_server(platform: Api) -> dict[str, Any]:
-    """A registered resource server, allowed to introspect."""
-    return platform.ok(  # type: ignore[no-any-return]
-        "POST",
-        "/api/resource-servers",
-        201,
-        json={"name": unique("API"), "audience": f"https://{unique('api')}.example.com"},
-    )
 
 
 def _open_page(browser: Browser, base_url: str, **context: Any) -> Iterator[Page]:
@@ -216,17 +157,3 @@ def reload_until(
         assert time.monotonic() < deadline, f"{locator} still shows {locator.inner_text()!r}"
         time.sleep(0.5)
         page.reload()
-
-
-def import_user_keys(server: LiveServer, org_id: int, rows: list[str], workdir: Path) -> None:
-    """``flask --app app import-user-keys`` as an operator runs it, against the server's DB."""
-    path = workdir / f"{unique('user-keys')}.csv"
-    path.write_text("email,name,token,created_at,scopes\n" + "\n".join(rows) + "\n")
-    command = ["flask", "--app", "app", "import-user-keys", "--org", str(org_id), str(path)]
-    subprocess.run(
-        [sys.executable, "-m", *command],
-        cwd=ROOT,
-        env=server.env,
-        check=True,
-        capture_output=True,
-    )

@@ -9,7 +9,8 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Member, screenshot, sign_in, unique
+from tests.browser.conftest import screenshot, sign_in
+from tests.fixtures import Member, unique
 from tests.live.server import LiveServer
 
 pytestmark = pytest.mark.browser

@@ -7,25 +7,22 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import (
-    Member,
     assert_cells_beside_their_labels,
-    import_user_keys,
     read_secret,
     reload_until,
     row_of,
     screenshot,
     sign_in,
-    unique,
 )
-from tests.live.oauth_calls import introspect
+from tests.fixtures import Member, unique
 from tests.live.server import LiveServer
+from tests.oauth_calls import introspect
 
 pytestmark = pytest.mark.browser
 
@@ -106,15 +103,20 @@ def test_revoke_a_recently_used_user_key_through_the_warning(
     server: LiveServer,
     make_member: Callable[..., Member],
     resource_server: dict[str, Any],
-    tmp_path: Path,
+    import_user_keys: Any,
 ) -> None:
     admin = make_member()
     token = f"legacy-{uuid.uuid4().hex}{uuid.uuid4().hex}"
     owner = f"{unique('ops')}@example.com"
     name = unique("Zap from 2019")
-    import_user_keys(
-        server, admin.org_id, [f"{owner},{name},{token},2019-05-01T12:00:00Z,people:read"], tmp_path
-    )
+    row = {
+        "email": owner,
+        "name": name,
+        "token": token,
+        "created_at": "2019-05-01T12:00:00Z",
+        "scopes": "people:read",
+    }
+    assert import_user_keys(admin.org_id, [row]).returncode == 0
     assert introspect(server, resource_server, token)["token_type"] == "user_key"
 
     sign_in(page, admin)

@@ -12,16 +12,15 @@ import requests
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import (
-    Member,
     assert_cells_beside_their_labels,
     read_secret,
     row_of,
     screenshot,
     sign_in,
-    unique,
 )
-from tests.live.oauth_calls import introspect, issue
+from tests.fixtures import Member, unique
 from tests.live.server import LiveServer
+from tests.oauth_calls import introspect, issue
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,8 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Member, screenshot, sign_in
+from tests.browser.conftest import screenshot, sign_in
+from tests.fixtures import Member
 
 pytestmark = pytest.mark.browser
 

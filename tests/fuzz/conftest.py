@@ -18,7 +18,6 @@ import secrets
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,12 +25,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
 
-from tests.live.server import create_pg_database, drop_pg_database
+from tests.api import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.web.server import WebServer
 
-ISSUER = "http://localhost"
-ADMIN_EMAIL = "admin@example.com"
-ADMIN_PASSWORD = "correct horse battery staple"
 SCOPES = ["people:read", "leads:read", "keys:write", "keys:delete"]
+BACKENDS = ["sqlite", "postgresql"]
 
 SCALE = int(os.environ.get("LATCHKEY_FUZZ_SCALE") or 1)
 
@@ -67,46 +65,6 @@ def fuzz_settings(examples: int) -> settings:
         print_blob=True,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     )
-
-
-def build_app(instance: Path, database_url: str) -> Flask:
-    """``create_app`` on ``database_url``, migrated to head with Flask-Migrate's ``upgrade``,
-    then bootstrapped with the first admin (as ``python app.py`` does on a first start)."""
-    from flask_migrate import upgrade
-
-    from oauth_server import bootstrap_admin, create_app
-
-    app = create_app(
-        {
-            "LATCHKEY_INSTANCE_PATH": str(instance),
-            "DATABASE_URL": database_url,
-            "REDIS_URL": "",
-            "LATCHKEY_ISSUER": ISSUER,
-            "LATCHKEY_PEPPER": secrets.token_urlsafe(48),
-            "LATCHKEY_SECRET_KEY": secrets.token_urlsafe(48),
-            "LATCHKEY_ADMIN_EMAIL": ADMIN_EMAIL,
-            "LATCHKEY_ADMIN_PASSWORD": ADMIN_PASSWORD,
-            # The fuzzers' failed logins and client authentications are the point: the
-            # limits would only turn the rest of the run into 429s from the one address.
-            "LATCHKEY_LOGIN_LIMIT": "1000000 per minute",
-            "LATCHKEY_LOGIN_IP_LIMIT": "1000000 per minute",
-            "LATCHKEY_CLIENT_AUTH_LIMIT": "1000000 per minute",
-            "LATCHKEY_USAGE_FLUSH_SECONDS": "3600",
-        }
-    )
-    with app.app_context():
-        upgrade()
-    bootstrap_admin(app)
-    return app
-
-
-def close_app(app: Flask) -> None:
-    """Write the pending usage counts and close every database connection."""
-    from oauth_server.extensions import db
-
-    app.extensions["latchkey"].usage.close()
-    with app.app_context():
-        db.engine.dispose()
 
 
 def ok(response: Any, status: int) -> Any:
@@ -190,25 +148,28 @@ def seed(caller: Caller) -> None:
     assert result.exit_code == 0, result.output
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session", params=BACKENDS)
 def fuzz_app(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Flask]:
-    """The app on a migrated database of its own: a SQLite file, or a PostgreSQL database
-    created for the run (without Redis: this process is the only one)."""
-    instance = tmp_path_factory.mktemp(f"fuzz-{request.param}")
-    if request.param == "sqlite":
-        app = build_app(instance, f"sqlite:///{instance / 'latchkey.db'}")
-        yield app
-        close_app(app)
-        return
-    name, url = create_pg_database()
+    """The app on a migrated database of its own (the web tier's :class:`WebServer`): a
+    SQLite file, or a PostgreSQL database created for the run."""
+    web = WebServer(
+        request.param,
+        tmp_path_factory.mktemp(f"fuzz-{request.param}"),
+        extra_env={
+            # The fuzzers' failed logins and client authentications are the point: the
+            # limits would only turn the rest of the run into 429s from the one address.
+            "LATCHKEY_LOGIN_LIMIT": "1000000 per minute",
+            "LATCHKEY_LOGIN_IP_LIMIT": "1000000 per minute",
+            "LATCHKEY_CLIENT_AUTH_LIMIT": "1000000 per minute",
+        },
+    )
     try:
-        app = build_app(instance, url)
-        yield app
-        close_app(app)
+        web.start()
+        yield web.app
     finally:
-        drop_pg_database(name)
+        web.close()
 
 
 @pytest.fixture(scope="session")

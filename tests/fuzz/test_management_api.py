@@ -18,7 +18,7 @@ from flask import Flask
 from schemathesis import checks
 from schemathesis.specs.openapi import checks as openapi_checks
 
-from tests.fuzz.conftest import ANSWERS, ISSUER, Caller, fuzz_settings
+from tests.fuzz.conftest import ANSWERS, Caller, fuzz_settings
 
 #: Examples per operation and credential in CI (schemathesis adds its coverage cases).
 EXAMPLES = 20
@@ -40,7 +40,7 @@ def _document() -> dict[str, Any]:
     from oauth_server.api.spec import openapi_document
 
     register_views()
-    return openapi_document("Latchkey management API", "1", ISSUER)
+    return openapi_document("Latchkey management API", "1", "http://localhost")
 
 
 class CurrentApp:
@@ -61,7 +61,8 @@ schema.app = CURRENT
 
 
 def test_the_served_document_is_the_one_fuzzed(caller: Caller) -> None:
-    assert caller.client.get("/openapi.json").get_json() == DOCUMENT
+    served = caller.client.get("/openapi.json").get_json()
+    assert served == {**DOCUMENT, "servers": served["servers"]}  # the app's own issuer
 
 
 def _accepts_keys(case: Any) -> bool:

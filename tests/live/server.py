@@ -7,25 +7,23 @@ PostgreSQL database created on the machine's server (and dropped afterwards).
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
-import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import requests
 from redis import Redis
 
+from tests.servers import drop_pg_database, fresh_database, server_settings
+
 ROOT = Path(__file__).resolve().parents[2]
-PG_ADMIN_URL = os.environ.get("LATCHKEY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("LATCHKEY_TEST_REDIS", "redis://127.0.0.1:6379/15")
-ADMIN_EMAIL = "admin@example.com"
-ADMIN_PASSWORD = "correct horse battery staple"
 
 
 def forget_redis_state(redis_url: str, issuer: str) -> None:
@@ -46,23 +44,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def create_pg_database() -> tuple[str, str]:
-    import psycopg
-
-    name = f"latchkey_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    return name, f"{base}/{name}"
-
-
-def drop_pg_database(name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @dataclass
@@ -91,21 +72,11 @@ class LiveServer:
     def prepare(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        if self.backend == "postgresql":
-            self.pg_name, self.database_url = create_pg_database()
-        else:
-            self.database_url = f"sqlite:///{self.sqlite_path}"
+        self.database_url, self.pg_name = fresh_database(self.backend, self.sqlite_path)
         self.env = {
             **os.environ,
-            "DATABASE_URL": self.database_url,
-            "LATCHKEY_ISSUER": self.url,
-            "LATCHKEY_PEPPER": secrets.token_urlsafe(48),
-            "LATCHKEY_SECRET_KEY": secrets.token_urlsafe(48),
-            "LATCHKEY_ADMIN_EMAIL": ADMIN_EMAIL,
-            "LATCHKEY_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            **server_settings(self.database_url, self.url),
             "PYTHONUNBUFFERED": "1",
-            # Usage counts are written in batches; short batches keep the tests quick.
-            "LATCHKEY_USAGE_FLUSH_SECONDS": "0.2",
             **({"REDIS_URL": REDIS_URL} if self.backend == "postgresql" else {}),
             **self.extra_env,
         }
@@ -187,56 +158,13 @@ class LiveServer:
             drop_pg_database(self.pg_name)
 
 
-class Api:
-    """A signed-in caller of the management API (``Authorization: Bearer <session>``)."""
-
-    def __init__(self, base: str, token: str | None = None) -> None:
-        self.base = base
-        self.http = requests.Session()
-        if token:
-            self.http.headers["Authorization"] = f"Bearer {token}"
-
-    @classmethod
-    def with_key(cls, base: str, key: str, style: str = "bearer") -> Api:
-        """A caller that sends an API key: as ``Authorization: Bearer``, as a bare
-        ``Authorization`` header (``bare``), or as ``X-API-Key`` (``x-api-key``)."""
-        api = cls(base)
-        if style == "bearer":
-            api.http.headers["Authorization"] = f"Bearer {key}"
-        elif style == "bare":
-            api.http.headers["Authorization"] = key
-        elif style == "x-api-key":
-            api.http.headers["X-API-Key"] = key
-        else:
-            raise ValueError(style)
-        return api
-
-    @classmethod
-    def login(cls, base: str, email: str, password: str) -> Api:
-        r = requests.post(
-            f"{base}/api/sessions", json={"email": email, "password": password}, timeout=10
-        )
-        assert r.status_code == 201, r.text
-        return cls(base, r.json()["token"])
-
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", 10)
-        return self.http.request(method, self.base + path, **kwargs)
-
-    def get(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("POST", path, **kwargs)
-
-    def patch(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("PATCH", path, **kwargs)
-
-    def delete(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("DELETE", path, **kwargs)
-
-    def ok(self, method: str, path: str, status: int = 200, **kwargs: Any) -> Any:
-        """The JSON body of a call that must succeed with ``status``."""
-        r = self.request(method, path, **kwargs)
-        assert r.status_code == status, f"{method} {path}: {r.status_code} {r.text}"
-        return r.json()
+@contextmanager
+def running(backend: str, workdir: Path, **env: str) -> Iterator[LiveServer]:
+    """A prepared, started server with these extra settings, closed afterwards."""
+    live = LiveServer(backend, workdir, extra_env=env)
+    live.prepare()
+    try:
+        live.start()
+        yield live
+    finally:
+        live.close()

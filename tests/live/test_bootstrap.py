@@ -12,7 +12,8 @@ from pathlib import Path
 
 import requests
 
-from tests.live.server import ROOT, Api, LiveServer, free_port
+from tests.api import Api
+from tests.live.server import ROOT, LiveServer, free_port
 
 
 def test_embedded_default_migrates_prints_password_once_and_serves(tmp_path: Path) -> None:

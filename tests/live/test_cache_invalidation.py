@@ -14,9 +14,10 @@ from typing import Any
 
 import requests
 
-from tests.live.conftest import unique
-from tests.live.oauth_calls import introspect, issue
-from tests.live.server import Api, LiveServer
+from tests.api import Api
+from tests.fixtures import unique
+from tests.live.server import LiveServer
+from tests.oauth_calls import introspect, issue
 
 INACTIVE = {"active": False}
 #: Fresh connections per round: enough that both workers answer, and answer again.

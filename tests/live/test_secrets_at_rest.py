@@ -8,9 +8,10 @@ from typing import Any
 import requests
 
 from keys import format as fmt
-from tests.live.conftest import unique
-from tests.live.oauth_calls import introspect
-from tests.live.server import ADMIN_PASSWORD, Api, LiveServer
+from tests.api import ADMIN_PASSWORD, Api
+from tests.fixtures import unique
+from tests.live.server import LiveServer
+from tests.oauth_calls import introspect
 
 
 def database_dump(server: LiveServer) -> bytes:

@@ -95,3 +95,13 @@ def test_brand_gives_distinct_kind_prefixes() -> None:
     assert not prefixes.is_ours("acme")
     with pytest.raises(ValueError):
         fmt.KindPrefixes.from_brand("bad_brand")
+
+
+def test_display_prefix_of_names_only_well_formed_credentials_of_any_kind() -> None:
+    for kind in ("lk", "lkcs", "csk"):
+        new = fmt.generate(kind)
+        assert fmt.display_prefix_of(new.plaintext) == new.display_prefix
+        typo = new.plaintext[:-1] + ("A" if new.plaintext[-1] != "A" else "B")
+        assert fmt.display_prefix_of(typo) is None
+    for other in ("", "_", "lk_", "a legacy token with spaces", "lk-x_AAAAAAAAAAAA_" + "a" * 38):
+        assert fmt.display_prefix_of(other) is None

@@ -138,14 +138,20 @@ def test_garbage_never_reaches_the_database(
     assert statements == []
 
 
-def test_a_full_cache_starts_over(stamp: CountingStamp) -> None:
+def test_a_full_cache_drops_its_least_recently_used_entry(stamp: CountingStamp) -> None:
     cache = StateCache(stamp, max_entries=3)
     view = cache.view()
-    loads: list[int] = []
     for i in range(4):
-        view.get(i, lambda i=i: loads.append(i) or i)  # type: ignore[misc]
-    assert view.get(3, lambda: -1) == 3  # the newest entry survives the clearing
-    assert view.get(0, lambda: -1) == -1  # the oldest was dropped
+        view.get(i, lambda i=i: i)  # type: ignore[misc]
+    assert len(cache) == 3
+    assert view.get(3, lambda: -1) == 3  # the newest entry stays
+    assert view.get(0, lambda: -1) == -1  # the oldest was dropped (and is back now)
+    # A credential in steady use stays while others come and go.
+    view.get("steady", lambda: "kept")
+    for i in range(10, 14):
+        view.get(i, lambda i=i: i)  # type: ignore[misc]
+        assert view.get("steady", lambda: "reloaded") == "kept"
+    assert len(cache) == 3
 
 
 def test_a_file_stamp_bump_is_seen_by_another_process(tmp_path: Path) -> None:
@@ -237,3 +243,28 @@ def test_an_answer_the_caller_declines_to_keep_is_asked_again(stamp: CountingSta
     assert asked == ["right", *(f"wrong {i}" for i in range(10))]  # "right" asked once
     view.get(("secret", "wrong 0"), lambda: check("wrong 0"), keep=lambda ok: ok is not None)
     assert asked[-1] == "wrong 0"  # a failure is asked again every time
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def inc(self, amount: float = 1) -> None:
+        self.count += int(amount)
+
+
+def test_hits_and_misses_are_counted_for_whoever_watches(
+    session: Session, core: Core, org: Org, actor: Actor, stamp: CountingStamp
+) -> None:
+    _, plaintext = new_api_key(session, core, org, actor)
+    hits, misses = Tally(), Tally()
+    cache = StateCache(stamp, hits=hits, misses=misses)
+    verification.verify(session, core, plaintext, cache.view())
+    first = misses.count
+    assert first >= 1 and hits.count == 0
+    verification.verify(session, core, plaintext, cache.view())
+    assert (hits.count, misses.count) == (first, first)
+
+    unknown = StateCache(NoStamp(), hits=hits, misses=misses)  # nothing may be kept
+    verification.verify(session, core, plaintext, unknown.view())
+    assert (hits.count, misses.count) == (first, 2 * first)

@@ -4,7 +4,9 @@ SQLite database."""
 from __future__ import annotations
 
 import io
+import logging
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -156,17 +158,24 @@ def test_uses_counted_while_a_flush_runs_are_written_once(
     assert session.get(ApiKey, key.id).usage_count == 8000  # type: ignore[union-attr]
 
 
-def test_a_failed_write_keeps_the_counts_for_the_next_try(engine: Engine, core: Core) -> None:
+def test_a_failed_write_keeps_the_counts_for_the_next_try(
+    engine: Engine, core: Core, caplog: pytest.LogCaptureFixture
+) -> None:
     from sqlalchemy import create_engine
 
     from keys.base import Base
 
     empty = create_engine("sqlite://")  # no tables yet: the first write fails
-    counter = UsageCounter(_factory(empty), interval=3600)
+    flushes: list[float | None] = []
+    counter = UsageCounter(_factory(empty), interval=3600, on_flush=flushes.append)
     counter.hit("user_key", 1, None)
     counter.hit("user_key", 1, None)
-    assert counter.flush() == 0
+    with caplog.at_level(logging.WARNING, logger="latchkey.usage"):
+        assert counter.flush() == 0
+        assert counter.flush() == 0
     assert counter.pending("user_key", 1) == 2
+    assert flushes == [None, None]
+    assert len(caplog.records) == 1  # one line for the outage, not one per try
     Base.metadata.create_all(empty)
     with Session(empty) as s:
         org = Org(name="o")
@@ -187,6 +196,8 @@ def test_a_failed_write_keeps_the_counts_for_the_next_try(engine: Engine, core: 
             )
         )
         s.commit()
+    time.sleep(0.01)
     assert counter.flush() == 1
+    assert len(flushes) == 3 and flushes[2] is not None and flushes[2] >= 0.01
     with Session(empty) as s:
         assert s.get(UserKey, 1).usage_count == 2  # type: ignore[union-attr]

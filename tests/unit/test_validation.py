@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from keys.errors import ValidationFailed
-from keys.validation import checked_name, email_problem
+from keys.validation import checked_email, checked_name, email_problem
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,27 @@ def test_an_email_is_something_at_somewhere(typed: str) -> None:
 def test_an_email_that_cannot_be_typed_to_sign_in_is_refused(typed: str, words: str) -> None:
     problem = email_problem(typed)
     assert problem is not None and words in problem
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("  Ada@Example.COM ", "ada@example.com"),
+        ("\uff41\uff44\uff41\uff20\uff45\uff58.com", "ada@ex.com"),  # fullwidth, @ too
+        ("Stra\u00dfe@example.de", "strasse@example.de"),  # casefolded, not just lowered
+        ("\ufb01le@example.com", "file@example.com"),  # a ligature is its letters
+        ("\u0430da@example.com", "\u0430da@example.com"),  # Cyrillic a: another address
+    ],
+    ids=repr,
+)
+def test_an_email_is_stored_as_it_is_compared(typed: str, stored: str) -> None:
+    assert checked_email(typed) == stored
+
+
+@pytest.mark.parametrize("invisible", ["\u00ad", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"])
+def test_an_email_with_an_invisible_character_is_refused_naming_the_field(invisible: str) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        checked_email(f"ad{invisible}a@example.com", field="LATCHKEY_ADMIN_EMAIL")
+    [error] = refused.value.errors
+    assert error.field == "LATCHKEY_ADMIN_EMAIL"
+    assert f"U+{ord(invisible):04X}" in error.message and "invisible" in error.message

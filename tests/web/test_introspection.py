@@ -1,5 +1,5 @@
-"""POST /oauth/introspect (RFC 7662) against a live server: who may ask, what a genuine token
-answers, and that everything not active is exactly ``{"active": false}``."""
+"""POST /oauth/introspect (RFC 7662): who may ask, what a genuine token answers, and that
+everything not active is exactly ``{"active": false}``."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import json
 import time
 from typing import Any
 
-import requests
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from tests.live.oauth_calls import introspect, issue
-from tests.live.server import Api, LiveServer
+from tests.api import Api
+from tests.credentials import tampered
+from tests.oauth_calls import introspect, introspect_response, issue
+from tests.web.server import WebServer
 
 INACTIVE = {"active": False}
 ACTIVE_FIELDS = {
@@ -34,29 +35,12 @@ ACTIVE_FIELDS = {
 }
 
 
-def introspect_response(
-    server: LiveServer, caller: dict[str, Any] | None, data: dict[str, str], **kwargs: Any
-) -> requests.Response:
-    auth = (caller["client_id"], caller["client_secret"]) if caller else None
-    return requests.post(
-        f"{server.url}/oauth/introspect", data=data, auth=auth, timeout=10, **kwargs
-    )
-
-
-def tampered(token: str) -> str:
-    """The token with one character of its last segment (sealed claims / signature) changed.
-    A middle character, so that the change is never lost in base64's padding bits."""
-    start = token.rfind(".") + 1
-    i = start + (len(token) - start) // 2
-    return token[:i] + ("A" if token[i] != "A" else "B") + token[i + 1 :]
-
-
 def b64(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
 def test_only_resource_servers_may_introspect(
-    server: LiveServer, make_app: Any, resource_server: dict[str, Any]
+    server: WebServer, make_app: Any, resource_server: dict[str, Any]
 ) -> None:
     app = make_app()
     token = issue(server, app)
@@ -93,7 +77,7 @@ def test_only_resource_servers_may_introspect(
 
 
 def test_missing_token_is_invalid_request(
-    server: LiveServer, resource_server: dict[str, Any]
+    server: WebServer, resource_server: dict[str, Any]
 ) -> None:
     for data in ({}, {"token": ""}, {"token_type_hint": "access_token"}):
         r = introspect_response(server, resource_server, data)
@@ -103,7 +87,7 @@ def test_missing_token_is_invalid_request(
 
 
 def test_unknown_garbage_tampered_and_forged_tokens_are_exactly_inactive(
-    server: LiveServer, make_app: Any, resource_server: dict[str, Any]
+    server: WebServer, make_app: Any, resource_server: dict[str, Any]
 ) -> None:
     opaque = issue(server, make_app())
     signed = issue(server, make_app(token_format="jwt"))
@@ -136,7 +120,7 @@ def test_unknown_garbage_tampered_and_forged_tokens_are_exactly_inactive(
 
 
 def test_active_answer_carries_exactly_the_designed_fields(
-    server: LiveServer,
+    server: WebServer,
     make_app: Any,
     make_team: Any,
     resource_server: dict[str, Any],
@@ -166,7 +150,7 @@ def test_active_answer_carries_exactly_the_designed_fields(
 
 
 def test_token_type_hint_does_not_change_the_answer(
-    server: LiveServer, make_app: Any, resource_server: dict[str, Any]
+    server: WebServer, make_app: Any, resource_server: dict[str, Any]
 ) -> None:
     token = issue(server, make_app())
     plain = introspect(server, resource_server, token)
@@ -177,7 +161,7 @@ def test_token_type_hint_does_not_change_the_answer(
 
 
 def test_a_token_for_another_audience_is_inactive_for_other_resource_servers(
-    server: LiveServer, admin: Api, make_app: Any, resource_server: dict[str, Any]
+    server: WebServer, admin: Api, make_app: Any, resource_server: dict[str, Any]
 ) -> None:
     other = admin.ok(
         "POST",
@@ -197,7 +181,7 @@ def test_a_token_for_another_audience_is_inactive_for_other_resource_servers(
 
 
 def test_revoked_reactivated_and_deleted_apps(
-    server: LiveServer, admin: Api, make_app: Any, resource_server: dict[str, Any]
+    server: WebServer, admin: Api, make_app: Any, resource_server: dict[str, Any]
 ) -> None:
     app = make_app()
     old = issue(server, app)
@@ -216,7 +200,7 @@ def test_revoked_reactivated_and_deleted_apps(
 
 
 def test_an_edit_to_the_app_applies_to_its_live_tokens(
-    server: LiveServer,
+    server: WebServer,
     admin: Api,
     make_app: Any,
     make_team: Any,
@@ -238,7 +222,7 @@ def test_an_edit_to_the_app_applies_to_its_live_tokens(
 
 
 def test_org_plan_off_ends_tokens_and_on_again_serves_new_ones(
-    server: LiveServer, admin: Api, make_org: Any, make_app: Any, resource_server: dict[str, Any]
+    server: WebServer, admin: Api, make_org: Any, make_app: Any, resource_server: dict[str, Any]
 ) -> None:
     org, org_admin = make_org()
     app = make_app(api=org_admin)
@@ -254,23 +238,8 @@ def test_org_plan_off_ends_tokens_and_on_again_serves_new_ones(
     assert fresh["active"] is True and fresh["org_id"] == org["id"]
 
 
-def test_every_worker_gives_the_same_answer(
-    server: LiveServer, make_app: Any, resource_server: dict[str, Any]
-) -> None:
-    app = make_app(token_format="jwt")
-    token = issue(server, app)
-    answers = [
-        introspect_response(
-            server, resource_server, {"token": token}, headers={"Connection": "close"}
-        ).json()
-        for _ in range(10)
-    ]
-    assert all(a == answers[0] for a in answers), answers
-    assert answers[0]["active"] is True
-
-
 def test_token_past_its_exp_is_inactive(
-    server: LiveServer, make_app: Any, resource_server: dict[str, Any], admin_org_id: int
+    server: WebServer, make_app: Any, resource_server: dict[str, Any], admin_org_id: int
 ) -> None:
     """A genuine token, sealed and signed with the server's own keys, whose ``exp`` passed.
 

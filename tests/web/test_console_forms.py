@@ -1,27 +1,32 @@
-"""The console's forms over plain HTTP: CSRF, messages next to their fields, the login lock,
-roles, plan gating, the one-time secret, and the security headers."""
+"""The console's forms over HTTP (no JavaScript): CSRF, messages next to their fields, the
+login lock, roles, plan gating, the one-time secret, and the security headers. (The lock of
+one network address, shared by a live server's workers, is tests/live/test_throttles.py.)"""
 
 from __future__ import annotations
 
 import base64
 import re
-import subprocess
-import sys
 import time
 import uuid
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from tests.live.server import ADMIN_EMAIL, ADMIN_PASSWORD, REDIS_URL, ROOT, Api, LiveServer
+from tests import transport
+from tests.api import ADMIN_EMAIL, ADMIN_PASSWORD, Api
+from tests.console import Console, attrs_of, text_of
+from tests.fixtures import Member, new_org, sign_up
+from tests.web.server import WebServer
 
-pytestmark = pytest.mark.live
+# The console's forms give SelectField choices as tuples (oauth_server/console/forms.py and
+# the views that fill them), which WTForms 3.3 deprecates; a live server only logged it. To
+# be fixed there (WTForms' SelectChoice), then this filter goes.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Passing SelectField choices as tuples is deprecated:DeprecationWarning"
+)
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -29,124 +34,20 @@ CSP = (
 )
 
 
-class _ById(HTMLParser):
-    """The text inside the element with a given id, and the attributes of every element."""
-
-    def __init__(self, wanted: str) -> None:
-        super().__init__()
-        self.wanted = wanted
-        self.depth = 0
-        self.text: list[str] = []
-        self.attrs: dict[str, dict[str, str | None]] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = dict(attrs)
-        if found.get("id"):
-            self.attrs[str(found["id"])] = found
-        if self.depth:
-            self.depth += 1
-        elif found.get("id") == self.wanted:
-            self.depth = 1
-
-    def handle_endtag(self, tag: str) -> None:
-        if self.depth:
-            self.depth -= 1
-
-    def handle_data(self, data: str) -> None:
-        if self.depth:
-            self.text.append(data)
-
-
-def text_of(html: str, element_id: str) -> str:
-    parser = _ById(element_id)
-    parser.feed(html)
-    assert element_id in parser.attrs, f"no element #{element_id}"
-    return " ".join("".join(parser.text).split())
-
-
-def attrs_of(html: str, element_id: str) -> dict[str, str | None]:
-    parser = _ById(element_id)
-    parser.feed(html)
-    return parser.attrs[element_id]
-
-
-class Console:
-    """A browser without JavaScript: a cookie jar, and forms posted with their CSRF token."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.http = requests.Session()
-
-    def get(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.http.get(self.base + path, timeout=10, allow_redirects=False, **kwargs)
-
-    def csrf_token(self, path: str) -> str:
-        r = self.http.get(self.base + path, timeout=10)
-        match = re.search(r'name="csrf_token"[^>]* value="([^"]+)"', r.text)
-        assert match, f"no CSRF token on {path}: {r.status_code}"
-        return match.group(1)
-
-    def post(
-        self, path: str, data: dict[str, Any], form_page: str | None = None
-    ) -> requests.Response:
-        """POST like the form on ``form_page`` (default: ``path``) would."""
-        data = {"csrf_token": self.csrf_token(form_page or path), **data}
-        return self.http.post(self.base + path, data=data, timeout=10, allow_redirects=False)
-
-    def login(self, email: str, password: str) -> requests.Response:
-        return self.post("/login", {"email": email, "password": password})
-
-
-@dataclass(frozen=True)
-class Person:
-    email: str
-    org_id: int
-    api: Api
-
-    def console(self, server: LiveServer) -> Console:
-        console = Console(server.url)
-        assert console.login(self.email, ADMIN_PASSWORD).status_code == 302
-        return console
-
-
-@pytest.fixture
-def person(admin: Api, server: LiveServer) -> Callable[..., Person]:
-    """A member with a password, in a new org (or ``org_id``); the API signed in as them."""
-
-    def make(role: str = "admin", api_access: bool = True, org_id: int | None = None) -> Person:
-        if org_id is None:
-            org = admin.ok(
-                "POST",
-                "/api/orgs",
-                201,
-                json={"name": f"Org-{uuid.uuid4().hex[:8]}", "api_access": api_access},
-            )
-            org_id = int(org["id"])
-        email = f"{role}-{uuid.uuid4().hex[:10]}@example.com"
-        admin.ok(
-            "POST",
-            "/api/users",
-            201,
-            json={
-                "email": email,
-                "name": role.title(),
-                "role": role,
-                "org_id": org_id,
-                "password": ADMIN_PASSWORD,
-            },
-        )
-        return Person(email, org_id, Api.login(server.url, email, ADMIN_PASSWORD))
-
-    return make
+def signed_in(server: WebServer, member: Member) -> Console:
+    """``member``'s console, signed in through the login form."""
+    console = Console(server.url)
+    assert console.login(member.email, member.password).status_code == 302
+    return console
 
 
 # -- CSRF -----------------------------------------------------------------------------------
 
 
 def test_login_without_csrf_token_is_rejected_and_signs_nobody_in(
-    server: LiveServer, person: Callable[..., Person]
+    server: WebServer, make_member: Callable[..., Member]
 ) -> None:
-    someone = person()
+    someone = make_member()
     console = Console(server.url)
     console.get("/login")  # a session cookie exists, but the form's token is missing
     r = console.http.post(
@@ -161,10 +62,10 @@ def test_login_without_csrf_token_is_rejected_and_signs_nobody_in(
 
 
 def test_a_form_posted_without_its_token_changes_nothing(
-    server: LiveServer, person: Callable[..., Person]
+    server: WebServer, make_member: Callable[..., Member]
 ) -> None:
-    someone = person()
-    console = someone.console(server)
+    someone = make_member()
+    console = signed_in(server, someone)
     r = console.http.post(
         server.url + "/settings/api-access/apps",
         data={"name": "Sneaky", "scopes": "people:read", "token_ttl_seconds": "900"},
@@ -185,10 +86,10 @@ def test_a_form_posted_without_its_token_changes_nothing(
 
 
 def test_validation_messages_appear_next_to_their_fields(
-    server: LiveServer, person: Callable[..., Person]
+    server: WebServer, make_member: Callable[..., Member]
 ) -> None:
-    someone = person()
-    console = someone.console(server)
+    someone = make_member()
+    console = signed_in(server, someone)
     r = console.post(
         "/settings/api-access/apps",
         {"name": "  ", "team_id": "", "token_ttl_seconds": "5", "token_format": "opaque"},
@@ -234,11 +135,11 @@ def test_validation_messages_appear_next_to_their_fields(
 
 @pytest.mark.parametrize("name", ["ctl\x00x", "two\nlines", "tab\there"], ids=["nul", "lf", "tab"])
 def test_a_name_with_a_control_character_is_refused_next_to_its_field(
-    server: LiveServer, person: Callable[..., Person], name: str
+    server: WebServer, make_member: Callable[..., Member], name: str
 ) -> None:
     """The services' rule for names, shown where the console shows every field's message."""
-    someone = person()
-    console = someone.console(server)
+    someone = make_member()
+    console = signed_in(server, someone)
     forms: list[tuple[str, str, dict[str, str]]] = [
         ("/settings/teams", "/settings/teams", {}),
         (
@@ -274,12 +175,12 @@ def test_a_name_with_a_control_character_is_refused_next_to_its_field(
 
 
 def test_emails_and_filters_with_a_control_character_are_no_ones(
-    server: LiveServer, person: Callable[..., Person]
+    server: WebServer, make_member: Callable[..., Member]
 ) -> None:
     """Typed where anyone may type: refused next to the field, or simply matching no one;
     never sent to a database that cannot compare text with NUL."""
-    someone = person()
-    console = someone.console(server)
+    someone = make_member()
+    console = signed_in(server, someone)
     r = console.post(
         "/settings/members",
         {"email": "nul\x00@example.com", "name": "Nul", "role": "member"},
@@ -300,9 +201,9 @@ def test_emails_and_filters_with_a_control_character_are_no_ones(
 
 
 def test_login_locks_after_repeated_failures(
-    server: LiveServer, person: Callable[..., Person]
+    server: WebServer, make_member: Callable[..., Member]
 ) -> None:
-    someone = person()  # a unique email: Redis counts outlive the test databases
+    someone = make_member()  # an account of its own: the lock is the account's
     console = Console(server.url)
     for _ in range(10):
         r = console.login(someone.email, "wrong password")
@@ -314,7 +215,7 @@ def test_login_locks_after_repeated_failures(
     assert "Too many failed sign-ins for this account" in text_of(r.text, "main")
     assert console.get("/settings/api-access").headers["Location"].startswith("/login")
     # One lock, whichever door: the management API refuses this account too.
-    r = requests.post(
+    r = transport.post(
         f"{server.url}/api/sessions",
         json={"email": someone.email, "password": ADMIN_PASSWORD},
         timeout=10,
@@ -341,9 +242,9 @@ def test_login_locks_after_repeated_failures(
     ],
 )
 def test_next_never_leads_off_site(
-    server: LiveServer, person: Callable[..., Person], next_: str
+    server: WebServer, make_member: Callable[..., Member], next_: str
 ) -> None:
-    someone = person()
+    someone = make_member()
     console = Console(server.url)
     r = console.post(
         f"/login?next={next_}",
@@ -355,9 +256,9 @@ def test_next_never_leads_off_site(
 
 
 def test_next_leads_to_the_console_page_asked_for(
-    server: LiveServer, person: Callable[..., Person]
+    server: WebServer, make_member: Callable[..., Member]
 ) -> None:
-    someone = person()
+    someone = make_member()
     console = Console(server.url)
     login_page = console.get("/settings/api-access/apps?status=revoked").headers["Location"]
     assert login_page.startswith("/login?next=")
@@ -368,64 +269,33 @@ def test_next_leads_to_the_console_page_asked_for(
     assert r.headers["Location"] == "/settings/api-access/apps?status=revoked"
 
 
-def test_failed_sign_ins_from_one_address_lock_it_for_every_account(
-    server_factory: Callable[..., LiveServer],
-) -> None:
-    # Redis even on SQLite: both workers must see the same count for the test to be exact.
-    live = server_factory(LATCHKEY_LOGIN_IP_LIMIT="4 per 15 minutes", REDIS_URL=REDIS_URL)
-    console = Console(live.url)
-
-    def api_sign_in(email: str, password: str) -> requests.Response:
-        return requests.post(
-            f"{live.url}/api/sessions", json={"email": email, "password": password}, timeout=10
-        )
-
-    # Four guesses, each at another account, through either door: no account lock trips.
-    for door in ("api", "console", "api", "console"):
-        email = f"nobody-{uuid.uuid4().hex[:8]}@example.com"
-        if door == "api":
-            assert api_sign_in(email, "guess").status_code == 401
-        else:
-            assert console.login(email, "guess").status_code == 422
-    # Now even the right password of an account never guessed at is refused from here.
-    locked = api_sign_in(ADMIN_EMAIL, ADMIN_PASSWORD)
-    assert locked.status_code == 429
-    assert locked.headers["Content-Type"] == "application/problem+json"
-    assert 0 < int(locked.headers["Retry-After"]) <= 900
-    assert "token" not in locked.json()
-    r = console.login(ADMIN_EMAIL, ADMIN_PASSWORD)
-    assert r.status_code == 429
-    assert 0 < int(r.headers["Retry-After"]) <= 900
-    assert "Too many failed sign-ins from your network address" in text_of(r.text, "main")
-    assert console.get("/settings/api-access").headers["Location"].startswith("/login")
-
-
 # -- roles and plans ------------------------------------------------------------------------
 
 
-def import_user_keys(
-    server: LiveServer,
+def import_keys(
+    import_user_keys: Any,
     org_id: int,
     rows: list[tuple[str, str]],
-    workdir: Path,
     team_ids: list[int | None] | None = None,
 ) -> None:
     """Import a user key per (owner email, key name), as an operator would."""
-    csv = workdir / f"keys-{uuid.uuid4().hex[:8]}.csv"
     teams = team_ids or [None] * len(rows)
-    lines = ["email,name,token,created_at,scopes,team_id"] + [
-        f"{email},{name},legacy-{uuid.uuid4().hex},2020-01-01T00:00:00Z,people:read,{team or ''}"
-        for (email, name), team in zip(rows, teams, strict=True)
-    ]
-    csv.write_text("\n".join(lines) + "\n")
-    command = ["flask", "--app", "app", "import-user-keys", "--org", str(org_id), str(csv)]
-    subprocess.run(
-        [sys.executable, "-m", *command],
-        cwd=ROOT,
-        env=server.env,
-        check=True,
-        capture_output=True,
+    result = import_user_keys(
+        org_id,
+        [
+            {
+                "email": email,
+                "name": name,
+                "token": f"legacy-{uuid.uuid4().hex}",
+                "created_at": "2020-01-01T00:00:00Z",
+                "scopes": "people:read",
+                "team_id": str(team or ""),
+            }
+            for (email, name), team in zip(rows, teams, strict=True)
+        ],
+        header="email,name,token,created_at,scopes,team_id",
     )
+    assert result.returncode == 0, result.stderr
 
 
 #: Every console page a member opens by GET, and what each role gets: roles by pages.
@@ -452,30 +322,12 @@ ROLES = ("admin", "developer", "member")
 
 
 @pytest.fixture(scope="module", params=ROLES)
-def role_console(request: pytest.FixtureRequest, server: LiveServer) -> tuple[str, Console]:
+def role_console(request: pytest.FixtureRequest, server: WebServer) -> tuple[str, Console]:
     """A signed-in console of each role, in an org of its own (one per role and backend:
     the matrix only reads)."""
     role = str(request.param)
     platform = Api.login(server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
-    org = platform.ok(
-        "POST", "/api/orgs", 201, json={"name": f"Org-{uuid.uuid4().hex[:8]}", "api_access": True}
-    )
-    email = f"{role}-{uuid.uuid4().hex[:10]}@example.com"
-    platform.ok(
-        "POST",
-        "/api/users",
-        201,
-        json={
-            "email": email,
-            "name": role.title(),
-            "role": role,
-            "org_id": org["id"],
-            "password": ADMIN_PASSWORD,
-        },
-    )
-    console = Console(server.url)
-    assert console.login(email, ADMIN_PASSWORD).status_code == 302
-    return role, console
+    return role, signed_in(server, sign_up(platform, role, new_org(platform)["id"]))
 
 
 @pytest.mark.parametrize("path", list(PAGES))
@@ -489,13 +341,13 @@ def test_role_and_page_matrix(role_console: tuple[str, Console], path: str) -> N
 
 
 def test_another_orgs_records_are_not_found(
-    server: LiveServer, person: Callable[..., Person], tmp_path: Path
+    server: WebServer, make_member: Callable[..., Member], import_user_keys: Any
 ) -> None:
-    owner = person()
+    owner = make_member()
     key = owner.api.ok("POST", "/api/keys", 201, json={"name": "Theirs", "scopes": ["people:read"]})
     app = owner.api.ok("POST", "/api/apps", 201, json={"name": "Theirs", "scopes": ["people:read"]})
     team = owner.api.ok("POST", "/api/teams", 201, json={"name": "Theirs"})
-    import_user_keys(server, owner.org_id, [(owner.email, "Theirs")], tmp_path)
+    import_keys(import_user_keys, owner.org_id, [(owner.email, "Theirs")])
     (user_key,) = owner.api.ok("GET", "/api/user-keys")
     keys = f"/settings/api-access/keys/{key['id']}"
     apps = f"/settings/api-access/apps/{app['id']}"
@@ -507,7 +359,7 @@ def test_another_orgs_records_are_not_found(
         f"{user_keys}/replace",
         f"/settings/teams/{team['id']}/delete",
     ]
-    console = person().console(server)  # an admin of another org
+    console = signed_in(server, make_member())  # an admin of another org
     for path in pages:
         assert console.get(path).status_code == 404, path
     form = {"name": "Mine now", "scopes": "people:read", "grace_period_seconds": "0"}
@@ -525,18 +377,17 @@ def test_another_orgs_records_are_not_found(
 
 
 def test_the_user_keys_tab_filters_by_team(
-    server: LiveServer, person: Callable[..., Person], tmp_path: Path
+    server: WebServer, make_member: Callable[..., Member], import_user_keys: Any
 ) -> None:
-    admin = person()
+    admin = make_member()
     team = admin.api.ok("POST", "/api/teams", 201, json={"name": "Support"})
-    import_user_keys(
-        server,
+    import_keys(
+        import_user_keys,
         admin.org_id,
         [(admin.email, "Bound"), (admin.email, "Everywhere")],
-        tmp_path,
         team_ids=[team["id"], None],
     )
-    console = admin.console(server)
+    console = signed_in(server, admin)
     every = console.get("/settings/api-access/user-keys")
     assert re.findall(r"<strong>(\w+)</strong>", every.text) == ["Everywhere", "Bound"]
     assert 'id="filter-team"' in every.text
@@ -545,8 +396,10 @@ def test_the_user_keys_tab_filters_by_team(
     assert "Clear filters" in bound.text
 
 
-def test_a_developer_cannot_see_members(server: LiveServer, person: Callable[..., Person]) -> None:
-    console = person(role="developer").console(server)
+def test_a_developer_cannot_see_members(
+    server: WebServer, make_member: Callable[..., Member]
+) -> None:
+    console = signed_in(server, make_member(role="developer"))
     assert console.get("/settings/members").status_code == 403
     r = console.get("/settings/api-access/apps")
     assert r.status_code == 200
@@ -556,13 +409,13 @@ def test_a_developer_cannot_see_members(server: LiveServer, person: Callable[...
 
 
 def test_a_member_sees_no_apps_and_only_their_own_user_keys(
-    server: LiveServer, person: Callable[..., Person], tmp_path: Path
+    server: WebServer, make_member: Callable[..., Member], import_user_keys: Any
 ) -> None:
-    member = person(role="member")
+    member = make_member(role="member")
     other = f"other-{uuid.uuid4().hex[:8]}@example.com"
     mine, theirs = f"mine-{uuid.uuid4().hex[:6]}", f"theirs-{uuid.uuid4().hex[:6]}"
-    import_user_keys(server, member.org_id, [(member.email, mine), (other, theirs)], tmp_path)
-    console = member.console(server)
+    import_keys(import_user_keys, member.org_id, [(member.email, mine), (other, theirs)])
+    console = signed_in(server, member)
     landing = console.get("/settings/api-access")
     assert landing.headers["Location"] == "/settings/api-access/user-keys"
     page = console.get("/settings/api-access/user-keys")
@@ -575,9 +428,9 @@ def test_a_member_sees_no_apps_and_only_their_own_user_keys(
 
 
 def test_plan_without_api_access_shows_upgrade_required(
-    server: LiveServer, person: Callable[..., Person]
+    server: WebServer, make_member: Callable[..., Member]
 ) -> None:
-    console = person(api_access=False).console(server)
+    console = signed_in(server, make_member(api_access=False))
     for path in ("/settings/api-access/apps", "/settings/api-access/keys", "/settings/api-access"):
         r = console.get(path)
         assert r.status_code == 403, path
@@ -597,10 +450,10 @@ def _cookie_payload(cookie: str) -> str:
 
 
 def test_the_secret_is_shown_once_and_never_readable_in_the_cookie(
-    server: LiveServer, person: Callable[..., Person]
+    server: WebServer, make_member: Callable[..., Member]
 ) -> None:
-    someone = person()
-    console = someone.console(server)
+    someone = make_member()
+    console = signed_in(server, someone)
     r = console.post(
         "/settings/api-access/apps",
         {
@@ -624,7 +477,7 @@ def test_the_secret_is_shown_once_and_never_readable_in_the_cookie(
     assert "one-time-secret" not in again.text and secret not in again.text
     # The secret works: it is the app's.
     (app,) = someone.api.ok("GET", "/api/apps")
-    token = requests.post(
+    token = transport.post(
         f"{server.url}/oauth/token",
         data={"grant_type": "client_credentials"},
         auth=(app["client_id"], secret),
@@ -634,9 +487,9 @@ def test_the_secret_is_shown_once_and_never_readable_in_the_cookie(
 
 
 def test_security_headers_and_cookie_flags(
-    server: LiveServer, person: Callable[..., Person]
+    server: WebServer, make_member: Callable[..., Member]
 ) -> None:
-    someone = person()
+    someone = make_member()
     console = Console(server.url)
     for path in ("/login", "/docs"):
         r = console.get(path)
@@ -654,7 +507,7 @@ def test_security_headers_and_cookie_flags(
     r = console.login(someone.email, ADMIN_PASSWORD)
     cookie = r.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
-    assert "Secure" not in cookie  # the test issuer is plain http://127.0.0.1
+    assert "Secure" not in cookie  # the test issuer is plain http://
     # ... and never the admin's own account into someone else's.
     new_member = console.get("/settings/members/new").text
     assert attrs_of(new_member, "email")["autocomplete"] == "off"
@@ -662,24 +515,24 @@ def test_security_headers_and_cookie_flags(
 
 
 def test_strict_transport_security_behind_an_https_issuer(
-    server_factory: Callable[..., LiveServer],
+    server_factory: Callable[..., WebServer],
 ) -> None:
     live = server_factory(LATCHKEY_ISSUER="https://latchkey.example.com")
     for path in ("/login", "/docs", "/openapi.json", "/.well-known/oauth-authorization-server"):
-        r = requests.get(live.url + path, timeout=10, allow_redirects=False)
+        r = transport.get(live.url + path, timeout=10, allow_redirects=False)
         assert r.headers["Strict-Transport-Security"] == "max-age=31536000", path
 
 
 def test_a_copied_cookie_is_refused_after_sign_out(
-    server: LiveServer, person: Callable[..., Person]
+    server: WebServer, make_member: Callable[..., Member]
 ) -> None:
-    someone = person()
-    console = someone.console(server)
+    someone = make_member()
+    console = signed_in(server, someone)
     copied = console.http.cookies["session"]
 
     def replay(path: str) -> requests.Response:
         """The copied cookie, sent by someone else who holds it."""
-        return requests.get(
+        return transport.get(
             server.url + path,
             headers={"Cookie": f"session={copied}"},
             timeout=10,
@@ -704,12 +557,12 @@ def test_a_copied_cookie_is_refused_after_sign_out(
 
 
 def test_page_links_carry_only_the_lists_own_filters(
-    server: LiveServer, person: Callable[..., Person]
+    server: WebServer, make_member: Callable[..., Member]
 ) -> None:
-    someone = person()
+    someone = make_member()
     for name in ("First", "Second"):
         someone.api.ok("POST", "/api/apps", 201, json={"name": name, "scopes": ["people:read"]})
-    console = someone.console(server)
+    console = signed_in(server, someone)
     # Names that url_for would take as instructions (an endpoint, a method, an absolute URL,
     # an anchor) rather than query parameters: they were a 500, or reflected.
     noise = "endpoint=x&_method=POST&_external=1&_scheme=https&_anchor=frag&values=1"
@@ -735,25 +588,25 @@ def test_page_links_carry_only_the_lists_own_filters(
 
 
 def test_the_docs_are_public_and_offer_a_test_token_to_managers(
-    server: LiveServer, person: Callable[..., Person]
+    server: WebServer, make_member: Callable[..., Member]
 ) -> None:
-    anonymous = requests.get(server.url + "/docs", timeout=10)
+    anonymous = transport.get(server.url + "/docs", timeout=10)
     assert anonymous.status_code == 200
     assert 'apiDescriptionUrl="/openapi.json"' in anonymous.text
     assert "Generate test token" not in anonymous.text
     assert 'href="/login"' in anonymous.text  # signed out: the bar offers to sign in
-    developer = person(role="developer").console(server).get("/docs")
+    developer = signed_in(server, make_member(role="developer")).get("/docs")
     assert developer.status_code == 200 and "Generate test token" in developer.text
-    member = person(role="member").console(server).get("/docs")
+    member = signed_in(server, make_member(role="member")).get("/docs")
     assert member.status_code == 200 and "Generate test token" not in member.text
-    unpaid = person(api_access=False).console(server).get("/docs")
+    unpaid = signed_in(server, make_member(api_access=False)).get("/docs")
     assert unpaid.status_code == 200 and "Generate test token" not in unpaid.text
 
 
 def test_long_lists_are_paginated_and_filtered(
-    server: LiveServer, person: Callable[..., Person]
+    server: WebServer, make_member: Callable[..., Member]
 ) -> None:
-    someone = person()
+    someone = make_member()
     for name in ("First", "Second", "Third"):
         someone.api.ok(
             "POST",
@@ -763,7 +616,7 @@ def test_long_lists_are_paginated_and_filtered(
         )
     (third,) = [a for a in someone.api.ok("GET", "/api/apps") if a["name"] == "Third"]
     someone.api.ok("POST", f"/api/apps/{third['id']}/revoke")
-    console = someone.console(server)
+    console = signed_in(server, someone)
 
     first_page = console.get("/settings/api-access/apps?limit=2")
     assert re.findall(r"<strong>(\w+)</strong>", first_page.text) == ["Third", "Second"]
@@ -780,16 +633,16 @@ def test_long_lists_are_paginated_and_filtered(
     assert "No apps match these filters" in none.text
 
 
-def test_the_console_cookie_stays_off_api_responses(server: LiveServer) -> None:
-    r = requests.get(f"{server.url}/api/scopes", timeout=10)
+def test_the_console_cookie_stays_off_api_responses(server: WebServer) -> None:
+    r = transport.get(f"{server.url}/api/scopes", timeout=10)
     assert r.status_code == 401
     assert "Set-Cookie" not in r.headers
 
 
 def test_edit_forms_and_a_rotation_with_overlap(
-    server: LiveServer, person: Callable[..., Person], resource_server: dict[str, Any]
+    server: WebServer, make_member: Callable[..., Member], resource_server: dict[str, Any]
 ) -> None:
-    someone = person(role="developer")
+    someone = make_member(role="developer")
     created = someone.api.ok(
         "POST",
         "/api/keys",
@@ -797,7 +650,7 @@ def test_edit_forms_and_a_rotation_with_overlap(
         json={"name": "Export", "scopes": ["people:read"], "team_id": None},
     )
     key_id, old_key = created["id"], created["key"]
-    console = someone.console(server)
+    console = signed_in(server, someone)
     edit = f"/settings/api-access/keys/{key_id}/edit"
     page = console.get(edit)
     assert page.status_code == 200
@@ -839,7 +692,7 @@ def test_edit_forms_and_a_rotation_with_overlap(
     assert new_key and new_key != old_key
     assert "Old key works until" in console.get("/settings/api-access/keys").text
     for secret in (old_key, new_key):
-        r = requests.post(
+        r = transport.post(
             f"{server.url}/oauth/introspect",
             data={"token": secret},
             auth=(resource_server["client_id"], resource_server["client_secret"]),
@@ -849,10 +702,10 @@ def test_edit_forms_and_a_rotation_with_overlap(
 
 
 def test_an_apps_jwt_signing_alg_is_chosen_and_edited_in_the_console(
-    server: LiveServer, person: Callable[..., Person]
+    server: WebServer, make_member: Callable[..., Member]
 ) -> None:
-    someone = person()
-    console = someone.console(server)
+    someone = make_member()
+    console = signed_in(server, someone)
     fields = {
         "name": "Warehouse",
         "team_id": "",
@@ -897,10 +750,10 @@ def test_an_apps_jwt_signing_alg_is_chosen_and_edited_in_the_console(
 
 
 def test_the_api_accepts_the_console_session_with_its_csrf_token(
-    server: LiveServer, person: Callable[..., Person]
+    server: WebServer, make_member: Callable[..., Member]
 ) -> None:
-    someone = person()
-    console = someone.console(server)
+    someone = make_member()
+    console = signed_in(server, someone)
     listed = console.http.get(server.url + "/api/keys", timeout=10)
     assert listed.status_code == 200 and listed.json() == []
     body = {"name": "From the browser", "scopes": ["people:read"]}

@@ -9,10 +9,11 @@ import uuid
 from typing import Any
 
 import pytest
-import requests
 from openapi_spec_validator import validate
 
-from tests.live.server import ADMIN_PASSWORD, Api, LiveServer
+from tests import transport
+from tests.api import ADMIN_PASSWORD, Api
+from tests.web.server import WebServer
 
 APP_FIELDS = {
     "id",
@@ -30,7 +31,7 @@ APP_FIELDS = {
     "created_by",
     "previous_secret_expires_at",
 }
-UA = "latchkey-live-tests/1.0"
+UA = "latchkey-tests/1.0"
 
 
 def now_ms() -> int:
@@ -243,11 +244,11 @@ def test_orgs_create_and_plan_switch(admin: Api, make_org: Any) -> None:
 
 
 def test_users_created_with_and_without_password(
-    admin: Api, make_org: Any, server: LiveServer, admin_org_id: int
+    admin: Api, make_org: Any, server: WebServer, admin_org_id: int
 ) -> None:
     org, org_admin = make_org()
     since = now_ms()
-    # Unique per run: failed sign-ins are counted in Redis, which outlives the test database.
+    # Unique per run: failed sign-ins are counted per account (in Redis, on a live server).
     ghost = f"ghost-{uuid.uuid4().hex[:8]}@example.com"
     dev_email = f"dev-{uuid.uuid4().hex[:8]}@acme.example.com"
     no_password = org_admin.ok(
@@ -264,7 +265,7 @@ def test_users_created_with_and_without_password(
     )
     assert_ms(no_password["created_at"], since)
     for password in ("", "anything at all", ADMIN_PASSWORD):
-        r = requests.post(
+        r = transport.post(
             f"{server.url}/api/sessions",
             json={"email": ghost, "password": password or "x"},
             timeout=10,
@@ -330,8 +331,8 @@ def test_resource_servers_secret_once_and_audited(admin: Api) -> None:
     assert rs["client_secret"] not in admin.get("/api/audit-events?limit=200").text
 
 
-def test_session_created_event_holds_no_token(server: LiveServer, admin: Api) -> None:
-    r = requests.post(
+def test_session_created_event_holds_no_token(server: WebServer, admin: Api) -> None:
+    r = transport.post(
         f"{server.url}/api/sessions",
         json={"email": "admin@example.com", "password": ADMIN_PASSWORD},
         timeout=10,
@@ -409,8 +410,8 @@ OPERATIONS = {
 }
 
 
-def test_openapi_document_is_public_valid_and_complete(server: LiveServer) -> None:
-    r = requests.get(f"{server.url}/openapi.json", timeout=10)
+def test_openapi_document_is_public_valid_and_complete(server: WebServer) -> None:
+    r = transport.get(f"{server.url}/openapi.json", timeout=10)
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/json")
     doc = r.json()
     assert doc["openapi"].startswith("3.1")
@@ -435,5 +436,5 @@ def test_openapi_document_is_public_valid_and_complete(server: LiveServer) -> No
     for path in doc["paths"]:
         concrete = re.sub(r"\{\w+\}", "1", path)
         method = next(iter(doc["paths"][path]))
-        answer = requests.request(method, server.url + concrete, timeout=10)
+        answer = transport.request(method, server.url + concrete, timeout=10)
         assert answer.status_code in (200, 401, 422), (method, path, answer.status_code)

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.live.server import ADMIN_EMAIL, ADMIN_PASSWORD, Api, LiveServer
+from tests.api import ADMIN_EMAIL, ADMIN_PASSWORD, Api
+from tests.web.server import WebServer
 
 LONG = "x" * 101
 OTHER_TEAM = "<other org's team id>"
@@ -50,7 +51,7 @@ class Ctx:
 
 
 @pytest.fixture(scope="module")
-def ctx(server: LiveServer) -> Ctx:
+def ctx(server: WebServer) -> Ctx:
     """One set of records per backend: an app, an API key, a team, a resource server, and
     another org with a team of its own."""
     admin = Api.login(server.url, ADMIN_EMAIL, ADMIN_PASSWORD)

@@ -1,5 +1,5 @@
-"""Legacy user keys against a live server: the ``import-user-keys`` CLI (all rows or none),
-the list, members who see only their own, revoke, replace with an API key, and the audit."""
+"""Legacy user keys: the ``import-user-keys`` CLI (all rows or none), the list, members who
+see only their own, revoke, replace with an API key, and the audit."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ from typing import Any
 import pytest
 import requests
 
-from tests.live.conftest import unique
-from tests.live.oauth_calls import introspect
-from tests.live.server import ADMIN_EMAIL, ADMIN_PASSWORD, Api, LiveServer
+from tests import transport
+from tests.api import ADMIN_EMAIL, ADMIN_PASSWORD, Api
+from tests.credentials import legacy_token
+from tests.fixtures import sign_up, unique
+from tests.oauth_calls import introspect
+from tests.web.server import WebServer
 
 INACTIVE = {"active": False}
 ACROSS_WORKERS = 10
@@ -34,10 +37,6 @@ USER_KEY_FIELDS = {
 }
 CREATED_AT = "2022-02-03T04:05:06Z"
 CREATED_MS = int(datetime(2022, 2, 3, 4, 5, 6, tzinfo=UTC).timestamp() * 1000)
-
-
-def legacy_token() -> str:
-    return f"pat-{secrets.token_hex(20)}"
 
 
 def new_email(label: str = "legacy") -> str:
@@ -72,9 +71,9 @@ def imported(import_user_keys: Any, org_id: int, rows: list[dict[str, str]], **k
     return str(result.stdout)
 
 
-def cannot_log_in(server: LiveServer, email: str) -> None:
+def cannot_log_in(server: WebServer, email: str) -> None:
     for password in (ADMIN_PASSWORD, "x", secrets.token_urlsafe(16)):
-        r = requests.post(
+        r = transport.post(
             f"{server.url}/api/sessions", json={"email": email, "password": password}, timeout=10
         )
         assert r.status_code == 401, r.text
@@ -91,7 +90,7 @@ def assert_problem(r: requests.Response, status: int) -> dict[str, Any]:
 
 
 def test_import_lists_each_key_and_creates_members_who_cannot_log_in(
-    server: LiveServer, make_org: Any, import_user_keys: Any
+    server: WebServer, make_org: Any, import_user_keys: Any
 ) -> None:
     org, api = make_org()
     rows = [
@@ -218,7 +217,7 @@ def test_every_bad_row_is_reported_at_once(make_org: Any, import_user_keys: Any)
 
 
 def test_unknown_org_imports_nothing(
-    make_org: Any, import_user_keys: Any, server: LiveServer
+    make_org: Any, import_user_keys: Any, server: WebServer
 ) -> None:
     rows = [row()]
     result = import_user_keys(2_000_000_000, rows)
@@ -241,29 +240,23 @@ def test_header_missing_a_column_is_refused(make_org: Any, import_user_keys: Any
 
 
 def own_and_anothers(
-    server: LiveServer, make_org: Any, import_user_keys: Any, role: str
+    server: WebServer, make_org: Any, import_user_keys: Any, role: str
 ) -> tuple[Api, Api, tuple[dict[str, str], Any], tuple[dict[str, str], Any]]:
     """A new org's admin, a signed-in member of ``role``, and two imported user keys as the
     admin lists them, each with its CSV row: the member's own, and another member's (whom
     the import creates)."""
     org, admin = make_org()
-    email = new_email(role)
-    admin.ok(
-        "POST",
-        "/api/users",
-        201,
-        json={"email": email, "name": role.title(), "role": role, "password": ADMIN_PASSWORD},
-    )
-    own_row, other_row = row(email=email), row()
+    member = sign_up(admin, role)
+    own_row, other_row = row(email=member.email), row()
     out = imported(import_user_keys, org["id"], [own_row, other_row])
     assert "1 new member(s)" in out
     listed = {k["hint"]: k for k in user_keys(admin)}
     own, other = listed[own_row["token"][-4:]], listed[other_row["token"][-4:]]
-    return admin, Api.login(server.url, email, ADMIN_PASSWORD), (own_row, own), (other_row, other)
+    return admin, member.api, (own_row, own), (other_row, other)
 
 
 def test_members_see_and_revoke_only_their_own_user_keys(
-    server: LiveServer, make_org: Any, import_user_keys: Any, resource_server: dict[str, Any]
+    server: WebServer, make_org: Any, import_user_keys: Any, resource_server: dict[str, Any]
 ) -> None:
     admin, member, (own_row, own), (other_row, other) = own_and_anothers(
         server, make_org, import_user_keys, "member"
@@ -286,7 +279,7 @@ def test_members_see_and_revoke_only_their_own_user_keys(
 
 
 def test_developers_see_and_replace_only_their_own_user_keys(
-    server: LiveServer, make_org: Any, import_user_keys: Any, resource_server: dict[str, Any]
+    server: WebServer, make_org: Any, import_user_keys: Any, resource_server: dict[str, Any]
 ) -> None:
     """A user key is one member's personal token: a developer manages API keys and apps, not
     other members' tokens."""
@@ -307,8 +300,8 @@ def test_user_keys_are_no_longer_created(admin: Api) -> None:
         assert "/api/keys" in problem["detail"]
 
 
-def test_delete_revokes_at_once_in_every_worker(
-    server: LiveServer, make_org: Any, import_user_keys: Any, resource_server: dict[str, Any]
+def test_delete_revokes_at_once(
+    server: WebServer, make_org: Any, import_user_keys: Any, resource_server: dict[str, Any]
 ) -> None:
     org, api = make_org()
     r = row()
@@ -318,7 +311,7 @@ def test_delete_revokes_at_once_in_every_worker(
     assert answer["active"] is True and answer["token_type"] == "user_key"
 
     assert api.ok("DELETE", f"/api/user-keys/{key['id']}") == {"ok": True}
-    for _ in range(ACROSS_WORKERS):
+    for _ in range(ACROSS_WORKERS):  # every worker of a live server: test_cache_invalidation
         assert introspect(server, resource_server, r["token"]) == INACTIVE
     [after] = user_keys(api)
     assert after["status"] == "revoked" and after["revoked_at"] >= key["created_at"]
@@ -327,7 +320,7 @@ def test_delete_revokes_at_once_in_every_worker(
 
 
 def test_replace_makes_an_api_key_and_the_user_key_works_until_revoked(
-    server: LiveServer,
+    server: WebServer,
     make_org: Any,
     make_team: Any,
     import_user_keys: Any,
@@ -365,7 +358,7 @@ def test_replace_makes_an_api_key_and_the_user_key_works_until_revoked(
 
 
 def test_another_orgs_user_keys_are_404(
-    server: LiveServer,
+    server: WebServer,
     admin: Api,
     make_org: Any,
     import_user_keys: Any,

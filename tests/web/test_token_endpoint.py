@@ -1,78 +1,38 @@
-"""POST /oauth/token against a live server: the success answer, every RFC 6749 §5.2 error
-path with its exact status, ``error`` and headers, Latchkey's ``team`` and RFC 8707
-``resource`` parameters, plan gating, JWT access tokens (RFC 9068), secret rotation and the
-client-authentication throttle."""
+"""POST /oauth/token: the success answer, every RFC 6749 §5.2 error path with its exact
+status, ``error`` and headers, Latchkey's ``team`` and RFC 8707 ``resource`` parameters, plan
+gating, JWT access tokens (RFC 9068) and secret rotation. (The client-authentication throttle,
+shared by a live server's workers, is tests/live/test_throttles.py.)"""
 
 from __future__ import annotations
 
 import base64
-import random
 import time
-import uuid
 from typing import Any
 
 import pytest
-import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from requests.adapters import HTTPAdapter
 
-from tests.live.server import ADMIN_EMAIL, ADMIN_PASSWORD, REDIS_URL, Api, LiveServer
+from tests import transport
+from tests.api import Api
+from tests.oauth_calls import assert_error, creds, introspect, token_request
+from tests.web.server import WebServer
 
 ALL_SCOPES = "people:read leads:read"
 
 
-def token_request(
-    server: LiveServer,
-    data: dict[str, Any] | None = None,
-    auth: tuple[str, str] | None = None,
-    http: requests.Session | None = None,
-) -> requests.Response:
-    form = {"grant_type": "client_credentials", **(data or {})}
-    return (http or requests).post(f"{server.url}/oauth/token", data=form, auth=auth, timeout=10)
-
-
-def creds(app: dict[str, Any]) -> tuple[str, str]:
-    return app["client_id"], app["client_secret"]
-
-
-def issue(server: LiveServer, app: dict[str, Any], **data: Any) -> dict[str, Any]:
+def issue(server: WebServer, app: dict[str, Any], **data: Any) -> dict[str, Any]:
     r = token_request(server, data, auth=creds(app))
     assert r.status_code == 200, r.text
     assert r.headers["Cache-Control"] == "no-store"
     return r.json()  # type: ignore[no-any-return]
 
 
-def introspect(server: LiveServer, rs: dict[str, Any], token: str) -> dict[str, Any]:
-    r = requests.post(
-        f"{server.url}/oauth/introspect",
-        data={"token": token},
-        auth=(rs["client_id"], rs["client_secret"]),
-        timeout=10,
-    )
-    assert r.status_code == 200, r.text
-    return r.json()  # type: ignore[no-any-return]
-
-
-def assert_error(r: requests.Response, status: int, error: str) -> dict[str, Any]:
-    """An RFC 6749 §5.2 error: status, JSON ``error``, never cached; 401 names its scheme."""
-    assert r.status_code == status, f"{r.status_code} {r.text}"
-    assert r.headers["Content-Type"].startswith("application/json")
-    assert r.headers["Cache-Control"] == "no-store"
-    body: dict[str, Any] = r.json()
-    assert body["error"] == error, body
-    if status == 401:
-        challenge = r.headers.get("WWW-Authenticate", "")
-        assert challenge.startswith('Basic realm="'), r.headers  # RFC 7617 §2: realm
-        assert 'error="invalid_client"' in challenge
-    return body
-
-
 # -- success ----------------------------------------------------------------------------------
 
 
 def test_success_is_a_bearer_token_with_the_app_ttl_and_all_its_scopes(
-    server: LiveServer, make_app: Any, resource_server: dict[str, Any]
+    server: WebServer, make_app: Any, resource_server: dict[str, Any]
 ) -> None:
     app = make_app(token_ttl_seconds=300)
     for auth, data in (
@@ -98,7 +58,7 @@ def test_success_is_a_bearer_token_with_the_app_ttl_and_all_its_scopes(
 
 
 def test_every_failed_client_authentication_is_401_invalid_client(
-    server: LiveServer, make_app: Any, resource_server: dict[str, Any]
+    server: WebServer, make_app: Any, resource_server: dict[str, Any]
 ) -> None:
     app, other = make_app(), make_app()
     cid, secret = creds(app)
@@ -130,7 +90,7 @@ def test_every_failed_client_authentication_is_401_invalid_client(
 
 
 def test_two_authentication_methods_in_one_request_are_invalid_request(
-    server: LiveServer, make_app: Any
+    server: WebServer, make_app: Any
 ) -> None:
     """RFC 6749 §2.3: one method per request. Were the working one chosen, a client with
     good credentials in the body could test guesses at another client's secret in the
@@ -154,7 +114,7 @@ def test_two_authentication_methods_in_one_request_are_invalid_request(
     # still reads), a wrong guess there fails as Basic: the body is never tried instead.
     pair = base64.b64encode(f"{victim['client_id']}:wrong".encode()).decode()
     for header in (f"Basic\t{pair}", f"Basic {pair[:8]} {pair[8:]}", "Basic"):
-        r = requests.post(
+        r = transport.post(
             f"{server.url}/oauth/token",
             data={"grant_type": "client_credentials", "client_id": cid, "client_secret": secret},
             headers={"Authorization": header},
@@ -164,7 +124,7 @@ def test_two_authentication_methods_in_one_request_are_invalid_request(
 
 
 def test_a_scope_of_only_spaces_is_every_scope_of_the_app(
-    server: LiveServer, make_app: Any, resource_server: dict[str, Any]
+    server: WebServer, make_app: Any, resource_server: dict[str, Any]
 ) -> None:
     """Never a token with no scope, which every resource server would refuse."""
     app = make_app()
@@ -173,7 +133,7 @@ def test_a_scope_of_only_spaces_is_every_scope_of_the_app(
     assert introspect(server, resource_server, body["access_token"])["active"] is True
 
 
-def test_a_repeated_parameter_is_invalid_request(server: LiveServer, make_app: Any) -> None:
+def test_a_repeated_parameter_is_invalid_request(server: WebServer, make_app: Any) -> None:
     """RFC 6749 §3.2: parameters MUST NOT be included more than once. The first value is not
     silently taken: a client that sent two scopes learns it."""
     app = make_app()
@@ -182,13 +142,13 @@ def test_a_repeated_parameter_is_invalid_request(server: LiveServer, make_app: A
         [("grant_type", "client_credentials"), ("scope", "people:read"), ("scope", "leads:read")],
         [("grant_type", "client_credentials"), ("team", "1"), ("team", "2")],
     ):
-        r = requests.post(f"{server.url}/oauth/token", data=repeated, auth=creds(app), timeout=10)
+        r = transport.post(f"{server.url}/oauth/token", data=repeated, auth=creds(app), timeout=10)
         body = assert_error(r, 400, "invalid_request")
         assert "more than once" in body["error_description"]
 
 
 def test_revoked_and_deleted_apps_are_invalid_client(
-    server: LiveServer, admin: Api, make_app: Any
+    server: WebServer, admin: Api, make_app: Any
 ) -> None:
     revoked, deleted = make_app(), make_app()
     issue(server, revoked)
@@ -207,17 +167,17 @@ def test_revoked_and_deleted_apps_are_invalid_client(
 # -- grant type and scope ---------------------------------------------------------------------
 
 
-def test_grant_types_other_than_client_credentials(server: LiveServer, make_app: Any) -> None:
+def test_grant_types_other_than_client_credentials(server: WebServer, make_app: Any) -> None:
     app = make_app()
     for grant in ("password", "authorization_code", "refresh_token", "urn:example:nope"):
         r = token_request(server, {"grant_type": grant}, auth=creds(app))
         assert_error(r, 400, "unsupported_grant_type")
     # RFC 6749 §5.2: a missing required parameter is invalid_request.
-    r = requests.post(f"{server.url}/oauth/token", data={}, auth=creds(app), timeout=10)
+    r = transport.post(f"{server.url}/oauth/token", data={}, auth=creds(app), timeout=10)
     assert_error(r, 400, "invalid_request")
 
 
-def test_scope_outside_the_app_is_invalid_scope(server: LiveServer, make_app: Any) -> None:
+def test_scope_outside_the_app_is_invalid_scope(server: WebServer, make_app: Any) -> None:
     app = make_app(scopes=["people:read"])
     for scope in (
         "people:write",  # in the catalog, not the app's
@@ -237,7 +197,7 @@ def test_scope_outside_the_app_is_invalid_scope(server: LiveServer, make_app: An
 
 
 def test_team_narrows_an_all_teams_app(
-    server: LiveServer, make_app: Any, make_team: Any, resource_server: dict[str, Any]
+    server: WebServer, make_app: Any, make_team: Any, resource_server: dict[str, Any]
 ) -> None:
     team = make_team()
     app = make_app(team_id=None)
@@ -248,7 +208,7 @@ def test_team_narrows_an_all_teams_app(
 
 
 def test_team_bound_app_cannot_ask_for_another_team(
-    server: LiveServer, make_app: Any, make_team: Any, resource_server: dict[str, Any]
+    server: WebServer, make_app: Any, make_team: Any, resource_server: dict[str, Any]
 ) -> None:
     mine, theirs = make_team(), make_team()
     app = make_app(team_id=mine["id"])
@@ -262,7 +222,7 @@ def test_team_bound_app_cannot_ask_for_another_team(
 
 
 def test_unknown_or_foreign_or_malformed_team_is_invalid_request(
-    server: LiveServer, make_app: Any, make_org: Any, make_team: Any
+    server: WebServer, make_app: Any, make_org: Any, make_team: Any
 ) -> None:
     _, other_admin = make_org()
     foreign = make_team(api=other_admin)
@@ -288,7 +248,7 @@ def test_unknown_or_foreign_or_malformed_team_is_invalid_request(
 
 
 def test_resource_sets_the_audience(
-    server: LiveServer, make_app: Any, resource_server: dict[str, Any]
+    server: WebServer, make_app: Any, resource_server: dict[str, Any]
 ) -> None:
     app = make_app()
     audience = resource_server["audience"]
@@ -307,7 +267,7 @@ def test_resource_sets_the_audience(
 
 
 def test_org_plan_off_is_unauthorized_client_upgrade_required(
-    server: LiveServer, admin: Api, make_org: Any, make_app: Any
+    server: WebServer, admin: Api, make_org: Any, make_app: Any
 ) -> None:
     org, org_admin = make_org()
     app = make_app(api=org_admin)
@@ -328,7 +288,7 @@ def test_org_plan_off_is_unauthorized_client_upgrade_required(
 
 @pytest.mark.parametrize(("alg", "kty"), [("RS256", "RSA"), ("ES256", "EC")])
 def test_jwt_access_token_verifies_against_the_jwks(
-    server: LiveServer, make_app: Any, resource_server: dict[str, Any], alg: str, kty: str
+    server: WebServer, make_app: Any, resource_server: dict[str, Any], alg: str, kty: str
 ) -> None:
     app = make_app(
         token_format="jwt",
@@ -341,10 +301,10 @@ def test_jwt_access_token_verifies_against_the_jwks(
     body = issue(server, app, scope="people:read", resource=resource_server["audience"])
     assert body["token_type"] == "Bearer" and body["expires_in"] == 600
 
-    metadata = requests.get(
+    metadata = transport.get(
         f"{server.url}/.well-known/oauth-authorization-server", timeout=10
     ).json()
-    jwks = requests.get(metadata["jwks_uri"], timeout=10).json()
+    jwks = transport.get(metadata["jwks_uri"], timeout=10).json()
     keys = KeySet.import_key_set(jwks)
     token = jwt.decode(body["access_token"], keys, algorithms=[alg])
 
@@ -378,7 +338,7 @@ def test_jwt_access_token_verifies_against_the_jwks(
 
 
 def test_switching_the_signing_algorithm_moves_new_tokens_only(
-    server: LiveServer, admin: Api, make_app: Any, resource_server: dict[str, Any]
+    server: WebServer, admin: Api, make_app: Any, resource_server: dict[str, Any]
 ) -> None:
     app = make_app(token_format="jwt")
     assert app["jwt_signing_alg"] == "RS256"  # RFC 9068's baseline is the default
@@ -394,15 +354,15 @@ def test_switching_the_signing_algorithm_moves_new_tokens_only(
         assert introspect(server, resource_server, token)["active"] is True
 
 
-def jwks(server: LiveServer) -> dict[str, Any]:
-    return requests.get(f"{server.url}/oauth/jwks", timeout=10).json()  # type: ignore[no-any-return]
+def jwks(server: WebServer) -> dict[str, Any]:
+    return transport.get(f"{server.url}/oauth/jwks", timeout=10).json()  # type: ignore[no-any-return]
 
 
 # -- secret rotation ----------------------------------------------------------------------------
 
 
 def test_secret_rotation_overlap_and_immediate_cutover(
-    server: LiveServer, admin: Api, make_app: Any
+    server: WebServer, admin: Api, make_app: Any
 ) -> None:
     app = make_app()
     first = app["client_secret"]
@@ -426,7 +386,7 @@ def test_secret_rotation_overlap_and_immediate_cutover(
 
 
 def test_reactivation_does_not_revive_a_rotated_out_secret(
-    server: LiveServer, admin: Api, make_app: Any
+    server: WebServer, admin: Api, make_app: Any
 ) -> None:
     """Revoking ends a rotation's overlap for good, as it does for API keys."""
     app = make_app()
@@ -438,132 +398,9 @@ def test_reactivation_does_not_revive_a_rotated_out_secret(
     admin.ok("POST", f"/api/apps/{app['id']}/revoke")
     reactivated = admin.ok("POST", f"/api/apps/{app['id']}/reactivate")
     assert (reactivated["status"], reactivated["previous_secret_expires_at"]) == ("active", None)
-    # A fresh connection each (requests.post), so both workers answer.
+    # Asked again and again: no match remembered before the revoke lets it back in.
     assert [token_request(server, auth=old).status_code for _ in range(4)] == [401] * 4
     assert issue(server, {"client_id": app["client_id"], "client_secret": rotated["client_secret"]})
-
-
-def test_a_previous_secret_stops_at_the_end_of_its_overlap_in_warm_workers(
-    server: LiveServer, admin: Api, make_app: Any
-) -> None:
-    """Workers remember a secret that matched; the previous one's end comes by the clock,
-    with nothing announced, and must still be kept."""
-    app = make_app()
-    old = app["client_secret"]
-    rotated = admin.ok(
-        "POST", f"/api/apps/{app['id']}/rotate-secret", json={"grace_period_seconds": 2}
-    )
-    ends = rotated["previous_secret_expires_at"]
-    # A fresh connection each (requests.post), so both workers answer, and remember it.
-    warm = [token_request(server, auth=(app["client_id"], old)) for _ in range(8)]
-    assert [r.status_code for r in warm] == [200] * 8
-    time.sleep(max(0.0, ends / 1000 - time.time()) + 0.2)
-    after = [token_request(server, auth=(app["client_id"], old)) for _ in range(8)]
-    assert [r.status_code for r in after] == [401] * 8
-    assert issue(server, {"client_id": app["client_id"], "client_secret": rotated["client_secret"]})
-
-
-# -- throttle -----------------------------------------------------------------------------------
-
-
-class _FromAddress(HTTPAdapter):
-    """Connect from a given loopback address, so this test's per-IP count is its own even
-    in a Redis shared with earlier runs."""
-
-    def __init__(self, address: str) -> None:
-        self._address = address
-        super().__init__()
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["source_address"] = (self._address, 0)
-        super().init_poolmanager(*args, **kwargs)
-
-
-def _client_from(address: str) -> requests.Session:
-    http = requests.Session()
-    http.mount("http://", _FromAddress(address))
-    return http
-
-
-def _address() -> str:
-    rng = random.SystemRandom()
-    return f"127.{rng.randrange(1, 255)}.{rng.randrange(1, 255)}.{rng.randrange(2, 255)}"
-
-
-def test_failed_client_authentications_are_throttled(server_factory: Any) -> None:
-    """Failures count per source address and per (client ID, address); past the limit a
-    failure is 429, while a correct secret still authenticates (DESIGN.md, "Limits")."""
-    # Shared counts across the two workers need the shared store (DESIGN.md: REDIS_URL).
-    live = server_factory(LATCHKEY_CLIENT_AUTH_LIMIT="3 per minute", REDIS_URL=REDIS_URL)
-    admin = Api.login(live.url, ADMIN_EMAIL, ADMIN_PASSWORD)
-    app = admin.ok("POST", "/api/apps", 201, json={"name": "Throttled", "scopes": ["people:read"]})
-    other = admin.ok(
-        "POST", "/api/apps", 201, json={"name": "Bystander", "scopes": ["people:read"]}
-    )
-    here, elsewhere = _client_from(_address()), _client_from(_address())
-
-    assert token_request(live, auth=creds(app), http=here).status_code == 200
-    for _ in range(3):
-        r = token_request(live, auth=(app["client_id"], "wrong"), http=here)
-        assert_error(r, 401, "invalid_client")
-
-    blocked = token_request(live, auth=(app["client_id"], "wrong"), http=here)
-    assert blocked.status_code == 429, blocked.text
-    assert 1 <= int(blocked.headers["Retry-After"]) <= 60
-    assert blocked.headers["Cache-Control"] == "no-store"
-    assert blocked.headers["Content-Type"].startswith("application/json")
-    assert isinstance(blocked.json()["error"], str)
-
-    # The right secret is never refused, from the same address or elsewhere ...
-    assert token_request(live, auth=creds(app), http=here).status_code == 200
-    assert token_request(live, auth=creds(other), http=here).status_code == 200
-    # ... per address: another client's failure from there is refused too ...
-    assert token_request(live, auth=(other["client_id"], "wrong"), http=here).status_code == 429
-    # ... and the same client's failure from another address is only a failure.
-    r = token_request(live, auth=(app["client_id"], "wrong"), http=elsewhere)
-    assert_error(r, 401, "invalid_client")
-
-
-def test_a_stranger_cannot_lock_a_resource_server_out(server_factory: Any) -> None:
-    """Knowing a resource server's client ID (not a secret) and sending wrong secrets for it
-    from another address leaves its own introspection working."""
-    live = server_factory(LATCHKEY_CLIENT_AUTH_LIMIT="20 per minute", REDIS_URL=REDIS_URL)
-    admin = Api.login(live.url, ADMIN_EMAIL, ADMIN_PASSWORD)
-    rs = admin.ok(
-        "POST",
-        "/api/resource-servers",
-        201,
-        json={"name": "People API", "audience": f"https://{uuid.uuid4().hex[:8]}.example.com"},
-    )
-    key = admin.ok("POST", "/api/keys", 201, json={"name": "Script", "scopes": ["people:read"]})
-    stranger, resource_server = _client_from(_address()), _client_from(_address())
-
-    attempts = [
-        stranger.post(
-            f"{live.url}/oauth/introspect",
-            data={"token": key["key"]},
-            auth=(rs["client_id"], f"wrong-{i}"),
-            timeout=10,
-        ).status_code
-        for i in range(25)
-    ]
-    assert attempts[:20] == [401] * 20 and set(attempts[20:]) == {429}
-
-    r = resource_server.post(
-        f"{live.url}/oauth/introspect",
-        data={"token": key["key"]},
-        auth=(rs["client_id"], rs["client_secret"]),
-        timeout=10,
-    )
-    assert r.status_code == 200 and r.json()["active"] is True
-    # Even from the stranger's locked address, the correct secret authenticates.
-    r = stranger.post(
-        f"{live.url}/oauth/introspect",
-        data={"token": key["key"]},
-        auth=(rs["client_id"], rs["client_secret"]),
-        timeout=10,
-    )
-    assert r.status_code == 200 and r.json()["active"] is True
 
 
 @pytest.mark.parametrize("path", ["/oauth/token", "/oauth/introspect", "/oauth/revoke"])
@@ -578,11 +415,11 @@ def test_a_stranger_cannot_lock_a_resource_server_out(server_factory: Any) -> No
     ids=["latin-1", "invalid-utf-8", "nul", "overlong"],
 )
 def test_basic_credentials_that_are_not_utf8_are_a_failed_authentication(
-    server: LiveServer, path: str, raw: bytes
+    server: WebServer, path: str, raw: bytes
 ) -> None:
     """RFC 6749 §2.3.1: whatever the bytes of the Basic header, a bad credential is 401
     ``invalid_client`` (never a server error)."""
-    r = requests.post(
+    r = transport.post(
         f"{server.url}{path}",
         data={"grant_type": "client_credentials", "token": "x" * 24},
         headers={"Authorization": "Basic " + base64.b64encode(raw).decode()},
@@ -594,11 +431,11 @@ def test_basic_credentials_that_are_not_utf8_are_a_failed_authentication(
 @pytest.mark.parametrize("path", ["/oauth/token", "/oauth/introspect", "/oauth/revoke"])
 @pytest.mark.parametrize("value", ["\xe9t\xe9", "\x80\xff=="], ids=["latin-1", "high-bytes"])
 def test_basic_headers_that_are_not_base64_text_are_a_failed_authentication(
-    server: LiveServer, path: str, value: str
+    server: WebServer, path: str, value: str
 ) -> None:
     """The header's own bytes, not base64 at all (sent as latin-1, as HTTP allows): Authlib's
     ``b64decode`` refused the text with a ValueError, a 500 (found by tests/fuzz)."""
-    r = requests.post(
+    r = transport.post(
         f"{server.url}{path}",
         data={"grant_type": "client_credentials", "token": "x" * 24},
         headers={"Authorization": f"Basic {value}"},

@@ -1,7 +1,7 @@
-"""``/api/keys`` end to end on a live server: every endpoint's happy path and exact fields,
-every validation error, list filters and pages, rotation with and without an overlap, revoke,
-reactivate, delete, expiry, temporary keys, org isolation, roles and plan gating, teams in
-use, and the audit trail. A key's state is checked where it matters: at introspection, as a
+"""``/api/keys`` end to end: every endpoint's happy path and exact fields, every validation
+error, list filters and pages, rotation with and without an overlap, revoke, reactivate,
+delete, expiry, temporary keys, org isolation, roles and plan gating, teams in use, and the
+audit trail. A key's state is checked where it matters: at introspection, as a
 resource server sees it.
 
 Members, orgs and the resource server are made once per backend (``orgs``): each member
@@ -21,8 +21,10 @@ from typing import Any
 import pytest
 import requests
 
-from tests.live.oauth_calls import introspect
-from tests.live.server import ADMIN_EMAIL, ADMIN_PASSWORD, Api, LiveServer
+from tests.api import ADMIN_EMAIL, ADMIN_PASSWORD, Api
+from tests.fixtures import sign_up
+from tests.oauth_calls import introspect
+from tests.web.server import WebServer
 
 Item = dict[str, Any]
 Call = tuple[str, str, Any]  # method, path, JSON body (None: no body)
@@ -211,24 +213,6 @@ def call(api: Api, c: Call) -> requests.Response:
 # -- fixtures ---------------------------------------------------------------------------------
 
 
-def add_member(platform: Api, url: str, org_id: int, role: str) -> tuple[Api, Item]:
-    """A new member of ``org_id``, signed in; and their record."""
-    email = f"{unique(role)}@example.com"
-    user = platform.ok(
-        "POST",
-        "/api/users",
-        201,
-        json={
-            "email": email,
-            "name": role.title(),
-            "role": role,
-            "org_id": org_id,
-            "password": ADMIN_PASSWORD,
-        },
-    )
-    return Api.login(url, email, ADMIN_PASSWORD), user
-
-
 @dataclass(frozen=True)
 class Orgs:
     """Org A (one member per role), org B (an admin and a team, never any key), and org C,
@@ -247,22 +231,22 @@ class Orgs:
 
 
 @pytest.fixture(scope="module")
-def orgs(server: LiveServer) -> Orgs:
+def orgs(server: WebServer) -> Orgs:
     platform = Api.login(server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
     a, b, c = (
         platform.ok("POST", "/api/orgs", 201, json={"name": unique(name), "api_access": on})
         for name, on in (("A", True), ("B", True), ("C", False))
     )
-    admin, me = add_member(platform, server.url, a["id"], "admin")
-    other, _ = add_member(platform, server.url, b["id"], "admin")
-    gated, _ = add_member(platform, server.url, c["id"], "admin")
+    admin = sign_up(platform, "admin", a["id"])
+    other = sign_up(platform, "admin", b["id"]).api
+    gated = sign_up(platform, "admin", c["id"]).api
     return Orgs(
         platform=platform,
         org_id=a["id"],
-        admin=admin,
-        me=me,
-        developer=add_member(platform, server.url, a["id"], "developer")[0],
-        member=add_member(platform, server.url, a["id"], "member")[0],
+        admin=admin.api,
+        me=admin.user,
+        developer=sign_up(platform, "developer", a["id"]).api,
+        member=sign_up(platform, "member", a["id"]).api,
         other=other,
         other_team_id=new_team(other),
         gated_org_id=c["id"],
@@ -289,17 +273,17 @@ def resource_server(orgs: Orgs) -> Item:
 
 @dataclass(frozen=True)
 class Gate:
-    """A resource server's view of keys: what introspection answers for them. Each call is a
-    new connection, so repeating one reaches both workers of the server."""
+    """A resource server's view of keys: what introspection answers for them, asked again
+    and again (on a live server, each call was a new connection, to reach every worker)."""
 
-    server: LiveServer
+    server: WebServer
     rs: Item
 
     def __call__(self, key: str) -> Item:
         return introspect(self.server, self.rs, key)
 
     def assert_active(self, key: str, item: Item) -> Item:
-        """Active, as the key ``item``, from every worker; returns the last answer."""
+        """Active, as the key ``item``, every time; returns the last answer."""
         for _ in range(4):
             answer = self(key)
             assert answer["active"] is True, answer
@@ -307,7 +291,7 @@ class Gate:
         return answer
 
     def assert_inactive(self, key: str) -> None:
-        """Exactly ``{"active": false}``, from every worker."""
+        """Exactly ``{"active": false}``, every time."""
         for _ in range(6):
             assert self(key) == INACTIVE
 
@@ -316,7 +300,7 @@ class Gate:
 
 
 @pytest.fixture(scope="module")
-def gate(server: LiveServer, resource_server: Item) -> Gate:
+def gate(server: WebServer, resource_server: Item) -> Gate:
     return Gate(server, resource_server)
 
 
@@ -324,7 +308,7 @@ def gate(server: LiveServer, resource_server: Item) -> Gate:
 
 
 def test_create_shows_the_key_once_and_reads_never_do(
-    server: LiveServer, orgs: Orgs, api: Api, gate: Gate
+    server: WebServer, orgs: Orgs, api: Api, gate: Gate
 ) -> None:
     team_id = new_team(api)
     since = now_ms()

@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 import requests
 
-from tests.live.server import ADMIN_EMAIL, ADMIN_PASSWORD, Api, LiveServer
+from tests import transport
+from tests.api import ADMIN_EMAIL, ADMIN_PASSWORD, Api
+from tests.fixtures import sign_up
+from tests.web.server import WebServer
 
 
 def assert_problem(r: requests.Response, status: int, title: str | None = None) -> dict[str, Any]:
@@ -41,28 +44,11 @@ class World:
     theirs_team: dict[str, Any]
 
 
-def new_member(platform: Api, url: str, org_id: int, role: str) -> Api:
-    email = f"{role}-{uuid.uuid4().hex[:8]}@example.com"
-    platform.ok(
-        "POST",
-        "/api/users",
-        201,
-        json={
-            "email": email,
-            "name": role.title(),
-            "role": role,
-            "org_id": org_id,
-            "password": ADMIN_PASSWORD,
-        },
-    )
-    return Api.login(url, email, ADMIN_PASSWORD)
-
-
 @pytest.fixture(scope="module")
-def world(server: LiveServer) -> World:
+def world(server: WebServer) -> World:
     platform = Api.login(server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
     org = platform.ok("POST", "/api/orgs", 201, json={"name": f"Roles-{uuid.uuid4().hex[:8]}"})
-    admin = new_member(platform, server.url, org["id"], "admin")
+    admin = sign_up(platform, "admin", org["id"]).api
     team = admin.ok("POST", "/api/teams", 201, json={"name": "Ours"})
     app = admin.ok("POST", "/api/apps", 201, json={"name": "Ours", "scopes": ["people:read"]})
     theirs_team = platform.ok(
@@ -78,8 +64,8 @@ def world(server: LiveServer) -> World:
         url=server.url,
         platform=platform,
         admin=admin,
-        developer=new_member(platform, server.url, org["id"], "developer"),
-        member=new_member(platform, server.url, org["id"], "member"),
+        developer=sign_up(platform, "developer", org["id"]).api,
+        member=sign_up(platform, "member", org["id"]).api,
         org_id=org["id"],
         app=app,
         team=team,
@@ -133,7 +119,7 @@ def test_without_a_valid_session_token_every_endpoint_is_401(
     headers = {}
     if token is not None:
         headers["Authorization"] = token if token.startswith("Basic") else f"Bearer {token}"
-    r = requests.request(
+    r = transport.request(
         method, world.url + path_of(world, path), json=body, headers=headers, timeout=10
     )
     assert_problem(r, 401, "Unauthorized")
@@ -151,7 +137,7 @@ def test_without_a_valid_session_token_every_endpoint_is_401(
     ids=["empty", "garbage", "basic-scheme", "client-secret-shape"],
 )
 def test_bad_authorization_headers_are_401(world: World, authorization: str) -> None:
-    r = requests.get(f"{world.url}/api/apps", headers={"Authorization": authorization}, timeout=10)
+    r = transport.get(f"{world.url}/api/apps", headers={"Authorization": authorization}, timeout=10)
     assert_problem(r, 401, "Unauthorized")
 
 
@@ -293,7 +279,7 @@ def test_every_405_says_which_methods_the_path_allows(world: World) -> None:
     """RFC 9110 §15.5.6: a 405 carries Allow. For every path of the OpenAPI document, each
     method it does not declare answers 405 naming the declared ones (HEAD comes with GET,
     OPTIONS with every path)."""
-    doc = requests.get(f"{world.url}/openapi.json", timeout=10).json()
+    doc = transport.get(f"{world.url}/openapi.json", timeout=10).json()
     wrong: dict[str, str | None] = {}
     for template, operations in doc["paths"].items():
         path = re.sub(r"\{\w+\}", "1", template)
@@ -313,7 +299,7 @@ def test_org_without_api_access_gets_upgrade_required_on_apps(world: World) -> N
     org = world.platform.ok(
         "POST", "/api/orgs", 201, json={"name": "Free plan", "api_access": False}
     )
-    admin = new_member(world.platform, world.url, org["id"], "admin")
+    admin = sign_up(world.platform, "admin", org["id"]).api
     for method, path, body in [
         ("GET", "/api/apps", None),
         ("POST", "/api/apps", {"name": "Nope", "scopes": ["people:read"]}),
@@ -330,8 +316,8 @@ def test_plan_off_gates_the_audit_log_as_the_credentials_but_not_teams_or_member
 ) -> None:
     """As in the console: the Audit log tab is behind the plan, Teams and Members are not."""
     org = world.platform.ok("POST", "/api/orgs", 201, json={"name": f"Plan-{uuid.uuid4().hex[:8]}"})
-    admin = new_member(world.platform, world.url, org["id"], "admin")
-    caller = admin if role == "admin" else new_member(world.platform, world.url, org["id"], role)
+    admin = sign_up(world.platform, "admin", org["id"]).api
+    caller = admin if role == "admin" else sign_up(world.platform, role, org["id"]).api
     admin.ok("POST", "/api/teams", 201, json={"name": "Kept"})
     assert caller.ok("GET", "/api/audit-events")
 
@@ -372,7 +358,7 @@ def test_wrong_password_or_unknown_email_is_401_alike(world: World) -> None:
     )
 
     def sign_in(email: str, password: str) -> requests.Response:
-        return requests.post(
+        return transport.post(
             f"{world.url}/api/sessions", json={"email": email, "password": password}, timeout=10
         )
 
@@ -387,8 +373,8 @@ def test_wrong_password_or_unknown_email_is_401_alike(world: World) -> None:
 
 
 def test_failed_sign_ins_lock_the_account_with_retry_after(server_factory: Any) -> None:
-    live = server_factory(LATCHKEY_LOGIN_LIMIT="3 per 15 minutes")
-    admin = Api.login(live.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+    web = server_factory(LATCHKEY_LOGIN_LIMIT="3 per 15 minutes")
+    admin = Api.login(web.url, ADMIN_EMAIL, ADMIN_PASSWORD)
     email = f"locked-{uuid.uuid4().hex[:8]}@example.com"
     admin.ok(
         "POST",
@@ -398,9 +384,8 @@ def test_failed_sign_ins_lock_the_account_with_retry_after(server_factory: Any) 
     )
 
     def sign_in(password: str) -> requests.Response:
-        # A new connection each time, so both workers take turns.
-        return requests.post(
-            f"{live.url}/api/sessions", json={"email": email, "password": password}, timeout=10
+        return transport.post(
+            f"{web.url}/api/sessions", json={"email": email, "password": password}, timeout=10
         )
 
     for _ in range(3):
@@ -411,7 +396,7 @@ def test_failed_sign_ins_lock_the_account_with_retry_after(server_factory: Any) 
     assert "token" not in locked.json()
     assert_problem(sign_in(ADMIN_PASSWORD), 429)
     # Another account is not locked, and the failures are in the audit log.
-    Api.login(live.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+    Api.login(web.url, ADMIN_EMAIL, ADMIN_PASSWORD)
     failed = admin.ok("GET", "/api/audit-events?action=session.failed")
     assert [e["target"]["name"] for e in failed] == [email] * 3
     assert all("wrong password" not in str(e) for e in failed)

@@ -12,9 +12,10 @@ import pytest
 import requests
 
 from keys import format as fmt
-from tests.live.conftest import unique
-from tests.live.oauth_calls import introspect
-from tests.live.server import Api, LiveServer
+from tests.api import Api
+from tests.fixtures import unique
+from tests.oauth_calls import introspect
+from tests.web.server import WebServer
 
 STYLES = ["bearer", "bare", "x-api-key"]
 WRITE = ["keys:write", "people:read", "leads:read"]
@@ -33,7 +34,7 @@ def org(make_org: Any) -> tuple[dict[str, Any], Api]:
 
 
 @pytest.fixture
-def as_key(server: LiveServer, style: str) -> Callable[[dict[str, Any]], Api]:
+def as_key(server: WebServer, style: str) -> Callable[[dict[str, Any]], Api]:
     """A caller that presents the created key ``key`` in this test's header style."""
 
     def caller(key: dict[str, Any]) -> Api:
@@ -63,7 +64,7 @@ def secret_part(key: str) -> str:
 
 
 def test_keys_write_key_creates_keys_with_a_subset_of_its_scopes_and_lists_them(
-    server: LiveServer,
+    server: WebServer,
     org: tuple[dict[str, Any], Api],
     make_key: Any,
     as_key: Callable[[dict[str, Any]], Api],
@@ -171,7 +172,7 @@ def test_all_teams_keys_write_key_may_create_for_any_team(
 
 
 def test_keys_delete_key_reads_revokes_and_deletes_within_its_team_only(
-    server: LiveServer,
+    server: WebServer,
     org: tuple[dict[str, Any], Api],
     make_key: Any,
     make_team: Any,
@@ -245,7 +246,7 @@ def test_delete_only_key_cannot_create_and_write_only_key_cannot_revoke_or_delet
 
 
 def test_no_key_may_edit_rotate_reactivate_or_use_other_endpoints(
-    server: LiveServer,
+    server: WebServer,
     org: tuple[dict[str, Any], Api],
     make_key: Any,
     as_key: Callable[[dict[str, Any]], Api],
@@ -326,7 +327,7 @@ def test_a_chain_of_keys_never_grants_what_it_lacks(
 
 
 def test_a_key_made_by_an_expiring_key_never_outlives_it(
-    server: LiveServer,
+    server: WebServer,
     org: tuple[dict[str, Any], Api],
     as_key: Callable[[dict[str, Any]], Api],
     resource_server: dict[str, Any],
@@ -379,7 +380,7 @@ def test_a_key_that_never_expires_may_make_keys_that_never_expire(
 
 
 def test_refused_keys_are_named_by_prefix_and_never_by_secret(
-    server: LiveServer,
+    server: WebServer,
     admin: Api,
     make_key: Any,
     style: str,
@@ -412,7 +413,7 @@ def test_refused_keys_are_named_by_prefix_and_never_by_secret(
     assert call(live["key"]).status_code == 200
 
 
-def test_expired_key_is_refused_as_expired(server: LiveServer, make_key: Any) -> None:
+def test_expired_key_is_refused_as_expired(server: WebServer, make_key: Any) -> None:
     key = make_key(scopes=["keys:write"], expires_at=int(time.time() * 1000) + 3_000)
     caller = Api.with_key(server.url, key["key"])
     assert caller.get("/api/keys").status_code == 200
@@ -473,21 +474,3 @@ def test_audit_events_of_key_made_changes_name_the_key_as_actor(
     assert {e["id"] for e in by_actor} == {e["id"] for e in events}
     text = admin.get("/api/audit-events", params={"limit": 200}).text
     assert secret_part(actor["key"]) not in text and secret_part(child["key"]) not in text
-
-
-def test_management_calls_count_as_uses_of_the_key(
-    org: tuple[dict[str, Any], Api], make_key: Any, as_key: Callable[[dict[str, Any]], Api]
-) -> None:
-    _, admin = org
-    key = make_key(admin, scopes=["keys:write", "people:read"])
-    caller = as_key(key)
-    for _ in range(3):
-        caller.ok("GET", "/api/keys")
-    deadline = time.monotonic() + 5
-    item = admin.ok("GET", f"/api/keys/{key['id']}")
-    while item["usage_count"] < 3 and time.monotonic() < deadline:
-        time.sleep(0.1)
-        item = admin.ok("GET", f"/api/keys/{key['id']}")
-    assert item["usage_count"] >= 1
-    assert item["usage_count"] == 3
-    assert item["last_used_ip"] == "127.0.0.1" and item["last_used_at"] is not None

@@ -1,0 +1,1 @@
+"""Small programs that use Latchkey the way an operator's code would."""
