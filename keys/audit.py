@@ -15,8 +15,19 @@ from keys.base import DbSession
 from keys.models import AuditEvent
 from keys.pagination import page
 from keys.validation import control_problem
+from keys.webhooks.catalog import CHANGE_TYPES
 
-TARGET_TYPES = ("api_key", "app", "user_key", "team", "org", "user", "resource_server", "session")
+TARGET_TYPES = (
+    "api_key",
+    "app",
+    "user_key",
+    "team",
+    "org",
+    "user",
+    "resource_server",
+    "session",
+    "webhook",
+)
 VERBS = (
     "created",
     "updated",
@@ -27,6 +38,7 @@ VERBS = (
     "imported",
     "replaced",
     "failed",
+    "disabled",
 )
 
 
@@ -66,11 +78,15 @@ def record(
     target: Target,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Add one event ``<target type>.<verb>`` to ``session``; the caller commits."""
+    """Add one event ``<target type>.<verb>`` to ``session``; the caller commits.
+
+    A credential's event also queues its webhook event (:mod:`keys.webhooks.outbox`) in the
+    same session, so the change, its audit event and its webhook event commit together."""
     assert target.type in TARGET_TYPES, target.type
+    action = f"{target.type}.{verb}"
     event = AuditEvent(
         org_id=org_id,
-        action=f"{target.type}.{verb}",
+        action=action,
         actor_type=actor.type,
         actor_id=None if actor.id is None else str(actor.id),
         actor_label=actor.label,
@@ -83,6 +99,12 @@ def record(
         details=details or {},
     )
     session.add(event)
+    if org_id is not None and action in CHANGE_TYPES:
+        # Imported here: the outbox builds the credential's item from modules that import
+        # this one.
+        from keys.webhooks.outbox import publish_change
+
+        publish_change(session, org_id=org_id, action=action, actor=actor, target=target)
     return event
 
 

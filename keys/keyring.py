@@ -170,7 +170,7 @@ class KeyRing:
         if use == SEAL:
             material = AESGCM.generate_key(bit_length=256)
             row = CryptoKey(
-                kid=kid, use=SEAL, alg=SEAL_ALG, encrypted_key=self._encrypt(kid, material)
+                kid=kid, use=SEAL, alg=SEAL_ALG, encrypted_key=self.encrypt(kid, material)
             )
         elif use in (SIGN, SIGN_EC):
             jwk: RSAKey | ECKey = (
@@ -182,7 +182,7 @@ class KeyRing:
                 kid=kid,
                 use=use,
                 alg=ALGS[use],
-                encrypted_key=self._encrypt(kid, jwk.as_pem(private=True)),
+                encrypted_key=self.encrypt(kid, jwk.as_pem(private=True)),
                 public_jwk=dict(jwk.as_dict(private=False)),
             )
         else:
@@ -206,13 +206,19 @@ class KeyRing:
 
     # -- at rest ---------------------------------------------------------------------------
 
-    def _encrypt(self, kid: str, material: bytes) -> bytes:
+    def encrypt(self, context: str, material: bytes) -> bytes:
+        """AES-256-GCM under the key-encryption key; ``context`` (a key id, a row's name) is
+        the associated data, so a blob copied to another row does not decrypt there. Also
+        what other secrets that must be sent, not just compared, are kept under (the
+        receivers' credentials of webhooks)."""
         nonce = os.urandom(12)
-        return nonce + self._kek.encrypt(nonce, material, kid.encode())
+        return nonce + self._kek.encrypt(nonce, material, context.encode())
+
+    def decrypt(self, context: str, blob: bytes) -> bytes:
+        return self._kek.decrypt(blob[:12], blob[12:], context.encode())
 
     def _decrypt(self, row: CryptoKey) -> LoadedKey:
-        blob = row.encrypted_key
-        material = self._kek.decrypt(blob[:12], blob[12:], row.kid.encode())
+        material = self.decrypt(row.kid, row.encrypted_key)
         loaded = LoadedKey(row.kid, row.use, row.created_at, row.retired_at, ALGS[row.use])
         if row.use == SEAL:
             return replace(loaded, aead=AESGCM(material))

@@ -291,3 +291,8 @@ class AuditEvent(Base):
     ip: Mapped[str | None] = mapped_column(String(64), default=None)
     user_agent: Mapped[str | None] = mapped_column(String(255), default=None)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# The webhook tables live beside their services; importing them here puts them in the one
+# schema that the migrations and ``Base.metadata`` describe.
+from keys.webhooks import models as webhook_models  # noqa: E402, F401

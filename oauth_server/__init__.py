@@ -107,6 +107,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     init_operations(app)
     init_metrics(app)
 
+    from oauth_server.webhooks import init_webhooks
+
+    init_webhooks(app)
+
     from oauth_server.cli import register_commands
 
     register_commands(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import signal
 from typing import IO
 
 import click
@@ -28,6 +29,28 @@ def register_commands(app: Flask) -> None:
         click.echo(
             f"New token keys: {', '.join(new)}; previous keys kept until their tokens expire."
         )
+
+    @app.cli.command("worker")
+    def worker() -> None:
+        """Deliver webhooks until stopped (SIGTERM or Ctrl-C finishes the attempt under way).
+
+        Run any number: on PostgreSQL they share the work (rows claimed with SKIP LOCKED); on
+        SQLite one delivers at a time (a lease in the database), the others stand by. The
+        embedded default delivers from the server process too, unless
+        LATCHKEY_WEBHOOK_DELIVERY=worker.
+        """
+        from oauth_server.webhooks import make_worker
+
+        delivery = make_worker(app)
+
+        def stop(signum: int, frame: object) -> None:
+            delivery.stop()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        click.echo(f"Delivering webhooks as {delivery.holder}; stop with Ctrl-C or SIGTERM.")
+        delivery.run_forever()
+        click.echo("Stopped; every attempt under way was finished.")
 
     @app.cli.command("invalidate-caches")
     def invalidate_caches() -> None:

@@ -51,6 +51,13 @@ def _instance_secret(instance: Path, name: str) -> str:
     return value
 
 
+def _choice(env: dict[str, Any], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = str(env.get(name) or default)
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)} (it is {value!r})")
+    return value
+
+
 def _create_private_database(database_url: str) -> None:
     """Create a SQLite database file that does not exist yet, readable by its owner only.
 
@@ -148,5 +155,14 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "LATCHKEY_LOGIN_IP_LIMIT": env.get("LATCHKEY_LOGIN_IP_LIMIT") or "50 per 15 minutes",
         "LATCHKEY_CLIENT_AUTH_LIMIT": env.get("LATCHKEY_CLIENT_AUTH_LIMIT") or "20 per minute",
         "MAX_CONTENT_LENGTH": 64 * 1024,
+        # Webhooks: private/loopback receivers and http:// for development and tests only;
+        # "embedded" delivers from a thread of each server process, "worker" leaves delivery
+        # to `flask --app app worker` processes.
+        "LATCHKEY_WEBHOOK_ALLOW_PRIVATE": env.get("LATCHKEY_WEBHOOK_ALLOW_PRIVATE") == "1",
+        "LATCHKEY_WEBHOOK_DELIVERY": _choice(
+            env, "LATCHKEY_WEBHOOK_DELIVERY", ("embedded", "worker"), "embedded"
+        ),
+        "LATCHKEY_WEBHOOK_POLL_SECONDS": float(env.get("LATCHKEY_WEBHOOK_POLL_SECONDS") or 0.5),
+        "LATCHKEY_WEBHOOK_CLAIM_SECONDS": float(env.get("LATCHKEY_WEBHOOK_CLAIM_SECONDS") or 60),
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     }

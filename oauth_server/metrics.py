@@ -97,6 +97,18 @@ FLUSH_FAILURES = Counter(
     "Usage flushes that could not write; their counts are kept for the next try.",
 )
 
+WEBHOOK_DELIVERIES = Counter(
+    "latchkey_webhook_deliveries",
+    "Webhook delivery attempts, by outcome: delivered, retry (to be tried again), failed "
+    "(for good), gone (its endpoint was deleted meanwhile).",
+    ["outcome"],
+)
+
+
+def webhook_attempted(outcome: str) -> None:
+    """The delivery worker's hook: one attempt and what it came to."""
+    WEBHOOK_DELIVERIES.labels(outcome).inc()
+
 
 #: The labelled children of the request metrics, resolved once per (route, method, status):
 #: ``labels()`` takes a lock and builds keys, a third of what counting a request cost.

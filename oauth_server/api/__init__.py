@@ -113,4 +113,5 @@ def register_views() -> None:
         resource_servers,
         sessions,
         user_keys,
+        webhooks,
     )

@@ -11,8 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from keys import api_keys, user_keys
-from keys.clock import now_ms
+from keys import api_keys, items
 from keys.limits import (
     DEFAULT_SIGNING_ALG,
     DEFAULT_TOKEN_TTL_SECONDS,
@@ -32,6 +31,10 @@ from keys.limits import (
 )
 from keys.models import ApiKey, ApiSession, OAuthApp, Org, ResourceServer, Team, User, UserKey
 from keys.validation import control_problem, email_problem, name_problem, normalized_email
+from keys.webhooks.addresses import MAX_URL_LENGTH
+from keys.webhooks.catalog import MAX_EVENTS
+from keys.webhooks.endpoints import MAX_SECRET_LENGTH, ReceiverAuth, endpoint_item
+from keys.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 
 def _rule(problem_of: Callable[[str], str | None]) -> AfterValidator:
@@ -260,25 +263,7 @@ class AppOut(BaseModel):
 
     @classmethod
     def of(cls, app: OAuthApp) -> AppOut:
-        overlap = app.previous_secret_expires_at
-        return cls(
-            id=app.id,
-            name=app.name,
-            client_id=app.client_id,
-            prefix=app.secret_prefix,
-            hint=app.secret_hint,
-            scopes=app.scope_list,
-            team_id=app.team_id,
-            token_ttl_seconds=app.token_ttl_seconds,
-            token_format=app.token_format,
-            jwt_signing_alg=app.jwt_signing_alg,
-            status="revoked" if app.revoked_at else "active",
-            created_at=app.created_at,
-            created_by=app.created_by,
-            updated_at=app.updated_at,
-            revoked_at=app.revoked_at,
-            previous_secret_expires_at=overlap if overlap and overlap > now_ms() else None,
-        )
+        return cls(**items.app_item(app))
 
 
 class AppWithSecretOut(AppOut):
@@ -338,27 +323,7 @@ class KeyOut(BaseModel):
 
     @classmethod
     def of(cls, key: ApiKey) -> KeyOut:
-        now = now_ms()
-        overlap = key.previous_secret_expires_at
-        return cls(
-            id=key.id,
-            name=key.name,
-            prefix=key.prefix,
-            hint=key.hint,
-            scopes=key.scope_list,
-            team_id=key.team_id,
-            status=api_keys.status_of(key, now),
-            created_at=key.created_at,
-            created_by=key.created_by,
-            updated_at=key.updated_at,
-            expires_at=key.expires_at,
-            revoked_at=key.revoked_at,
-            last_used_at=key.last_used_at,
-            last_used_ip=key.last_used_ip,
-            usage_count=key.usage_count,
-            temporary=key.temporary,
-            previous_secret_expires_at=overlap if overlap and overlap > now else None,
-        )
+        return cls(**items.api_key_item(key))
 
 
 class KeyWithSecretOut(KeyOut):
@@ -401,22 +366,7 @@ class UserKeyOut(BaseModel):
 
     @classmethod
     def of(cls, key: UserKey) -> UserKeyOut:
-        return cls(
-            id=key.id,
-            name=key.name,
-            prefix=key.prefix,
-            hint=key.hint,
-            owner=UserKeyOwner(id=key.user.id, email=key.user.email, name=key.user.name),
-            scopes=key.scope_list,
-            team_id=key.team_id,
-            status=user_keys.status_of(key),
-            created_at=key.created_at,
-            last_used_at=key.last_used_at,
-            last_used_ip=key.last_used_ip,
-            usage_count=key.usage_count,
-            revoked_at=key.revoked_at,
-            replaced_by=key.replaced_by,
-        )
+        return cls(**items.user_key_item(key))
 
 
 class UserKeysQuery(PageQuery):
@@ -512,3 +462,115 @@ class AuditEventOut(BaseModel):
     ip: str | None
     user_agent: str | None
     details: dict[str, object]
+
+
+# -- webhooks ---------------------------------------------------------------------------------
+
+WebhookUrl = Annotated[str, StringConstraints(min_length=1, max_length=MAX_URL_LENGTH)]
+ShortText = Annotated[str, StringConstraints(max_length=MAX_SECRET_LENGTH)]
+
+
+class WebhookAuthIn(Request):
+    """How Latchkey authenticates to the receiver. ``api_key``: ``header`` and ``value``
+    (sent as ``<header>: <value>``). ``oauth2_client_credentials``: ``token_url``,
+    ``client_id``, ``client_secret``, optional ``scope``. On PATCH, a ``value`` or
+    ``client_secret`` left out keeps the stored one (same type only)."""
+
+    type: Literal["none", "api_key", "oauth2_client_credentials"]
+    header: ShortText | None = None
+    value: ShortText | None = Field(None, description="kept encrypted; never shown again")
+    token_url: WebhookUrl | None = None
+    client_id: ShortText | None = None
+    client_secret: ShortText | None = Field(None, description="kept encrypted; never shown again")
+    scope: ShortText | None = None
+
+    def receiver_auth(self) -> ReceiverAuth:
+        return ReceiverAuth(**self.model_dump())
+
+
+EventTypes = Annotated[
+    list[Annotated[str, StringConstraints(min_length=1, max_length=100)]],
+    Field(max_length=MAX_EVENTS, description='event types, or ["*"] for all'),
+]
+
+
+class WebhookCreate(Request):
+    url: WebhookUrl = Field(description="https:// and a public address")
+    events: EventTypes
+    description: ShortText | None = None
+    auth: WebhookAuthIn
+
+
+class WebhookUpdate(Request):
+    url: WebhookUrl | None = None
+    events: EventTypes | None = None
+    description: ShortText | None = None
+    auth: WebhookAuthIn | None = None
+    enabled: bool | None = Field(
+        None, description="true: deliver again to a disabled endpoint; false: pause it"
+    )
+
+
+class WebhookAuthOut(BaseModel):
+    type: str
+    header: str | None = None
+    token_url: str | None = None
+    client_id: str | None = None
+    scope: str | None = None
+
+
+class WebhookOut(BaseModel):
+    id: int
+    url: str
+    description: str | None
+    events: list[str]
+    auth: WebhookAuthOut = Field(description="without the receiver's secret")
+    status: Literal["active", "disabled"]
+    disabled_at: Ms | None
+    failing_since: Ms | None = Field(description="first failed attempt since the last success")
+    created_at: Ms
+    created_by: int | None
+    updated_at: Ms
+    previous_secret_expires_at: Ms | None = Field(
+        description="after a rotation: until then the old signing secret also signs"
+    )
+
+    @classmethod
+    def of(cls, endpoint: WebhookEndpoint) -> WebhookOut:
+        return cls(**endpoint_item(endpoint))
+
+
+class WebhookWithSecretOut(WebhookOut):
+    signing_secret: str = Field(description="whsec_…: verifies our signatures; shown once")
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    event_id: str = Field(description="the webhook-id header: the same on every attempt")
+    type: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_status_code: int | None
+    latency_ms: int | None = Field(description="of the last attempt")
+    last_error: str | None
+    last_attempt_at: Ms | None
+    next_retry_at: Ms | None
+    created_at: Ms
+    delivered_at: Ms | None
+
+    @classmethod
+    def of(cls, delivery: WebhookDelivery, event: WebhookEvent) -> DeliveryOut:
+        return cls(
+            id=delivery.id,
+            event_id=event.uid,
+            type=event.type,
+            status=delivery.status,  # type: ignore[arg-type]
+            attempts=delivery.attempts,
+            last_status_code=delivery.last_status_code,
+            latency_ms=delivery.last_latency_ms,
+            last_error=delivery.last_error,
+            last_attempt_at=delivery.last_attempt_at,
+            next_retry_at=delivery.next_attempt_at if delivery.status == "pending" else None,
+            created_at=delivery.created_at,
+            delivered_at=delivery.delivered_at,
+        )

@@ -103,4 +103,5 @@ def register_views() -> None:
         docs,
         home,
         user_keys,
+        webhooks,
     )

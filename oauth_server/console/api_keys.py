@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
 
 from keys import api_keys
 from keys.errors import ValidationFailed
@@ -42,9 +43,9 @@ def _key_form(teams: list[Team], key: ApiKey | None = None) -> KeyForm:
         }
     form = KeyForm(data=data)
     form.team_id.choices = team_choices(teams)
-    form.scopes.choices = [(s.name, s.name) for s in services().catalog.scopes]
+    form.scopes.choices = [SelectChoice(s.name, s.name) for s in services().catalog.scopes]
     if key is not None:
-        form.expiry.choices = [("keep", "Keep as it is"), *EXPIRY_CHOICES]
+        form.expiry.choices = [SelectChoice("keep", "Keep as it is"), *EXPIRY_CHOICES]
     return form
 
 

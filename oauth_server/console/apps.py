@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
 
 from keys import apps, limits
 from keys.errors import ValidationFailed
@@ -43,7 +44,7 @@ def _app_form(teams: list[Team], app: OAuthApp | None = None) -> AppForm:
         }
     form = AppForm(data=data)
     form.team_id.choices = team_choices(teams)
-    form.scopes.choices = [(s.name, s.name) for s in services().catalog.scopes]
+    form.scopes.choices = [SelectChoice(s.name, s.name) for s in services().catalog.scopes]
     return form
 
 

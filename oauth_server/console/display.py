@@ -12,8 +12,11 @@ from typing import Any
 from flask import url_for
 
 from keys.clock import now_ms
+from keys.webhooks import endpoints as webhook_endpoints
+from keys.webhooks.models import WebhookEndpoint
 from oauth_server.console import bp
-from oauth_server.console.guards import ADMINS, EVERYONE, MANAGERS, may
+from oauth_server.console.guards import ADMINS, EVERYONE, MANAGERS, may, signed_in
+from oauth_server.extensions import db
 
 SOON_MS = 7 * 24 * 3600 * 1000
 
@@ -91,8 +94,17 @@ def _api_access_tabs() -> list[tuple[str, str, frozenset[str]]]:
         ("API Keys", url_for("console.api_keys"), MANAGERS),
         ("OAuth Apps", url_for("console.apps"), MANAGERS),
         ("User Keys", url_for("console.user_keys"), EVERYONE),
+        ("Webhooks", url_for("console.webhooks"), MANAGERS),
         ("Audit log", url_for("console.audit"), MANAGERS),
     ]
+
+
+def _disabled_webhooks() -> list[WebhookEndpoint]:
+    """The org's disabled endpoints, for the banner its admins see on every API-access tab."""
+    user = signed_in()
+    if user.role not in ADMINS:
+        return []
+    return webhook_endpoints.disabled(db.session, user.org_id)
 
 
 @bp.app_context_processor
@@ -104,4 +116,5 @@ def console_context() -> dict[str, Any]:
         "MANAGERS": MANAGERS,
         "main_nav": _main_nav,
         "api_access_tabs": _api_access_tabs,
+        "disabled_webhooks": _disabled_webhooks,
     }

@@ -20,6 +20,7 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -56,11 +57,11 @@ SIGNING_ALG_LABELS: dict[SigningAlg, str] = {
 #: Overlaps offered when rotating a secret (seconds → label), within
 #: :data:`keys.limits.MAX_GRACE_SECONDS`.
 OVERLAPS = [
-    ("0", "No overlap: the current secret stops working now"),
-    ("3600", "1 hour"),
-    ("86400", "1 day"),
-    ("604800", "7 days"),
-    ("2592000", "30 days"),
+    SelectChoice("0", "No overlap: the current secret stops working now"),
+    SelectChoice("3600", "1 hour"),
+    SelectChoice("86400", "1 day"),
+    SelectChoice("604800", "7 days"),
+    SelectChoice("2592000", "30 days"),
 ]
 
 
@@ -87,7 +88,9 @@ class ConfirmForm(FlaskForm):  # type: ignore[misc]
 
 
 class TeamScopeMixin:
-    team_id = SelectField("Team", choices=[(ALL_TEAMS, "All teams")], validate_choice=True)
+    team_id = SelectField(
+        "Team", choices=[SelectChoice(ALL_TEAMS, "All teams")], validate_choice=True
+    )
 
     def team_value(self) -> int | None:
         value = self.team_id.data  # type: ignore[attr-defined]
@@ -118,12 +121,15 @@ class AppForm(TeamScopeMixin, FlaskForm):  # type: ignore[misc]
     )
     token_format = RadioField(
         "Token format",
-        choices=[("opaque", "Opaque (default)"), ("jwt", "JWT (RFC 9068, signed)")],
+        choices=[
+            SelectChoice("opaque", "Opaque (default)"),
+            SelectChoice("jwt", "JWT (RFC 9068, signed)"),
+        ],
         default="opaque",
     )
     jwt_signing_alg = RadioField(
         "JWT signing algorithm (JWT tokens only)",
-        choices=[(alg, SIGNING_ALG_LABELS[alg]) for alg in SIGNING_ALGS],
+        choices=[SelectChoice(alg, SIGNING_ALG_LABELS[alg]) for alg in SIGNING_ALGS],
         default=DEFAULT_SIGNING_ALG,
     )
 
@@ -132,7 +138,10 @@ class AppForm(TeamScopeMixin, FlaskForm):  # type: ignore[misc]
             raise ValidationError("Choose at least one permission.")
 
 
-EXPIRY_CHOICES = [("never", "Never expires"), ("date", "Expires at the end of a day")]
+EXPIRY_CHOICES = [
+    SelectChoice("never", "Never expires"),
+    SelectChoice("date", "Expires at the end of a day"),
+]
 
 
 class KeyForm(TeamScopeMixin, FlaskForm):  # type: ignore[misc]
@@ -212,9 +221,9 @@ class MemberForm(FlaskForm):  # type: ignore[misc]
     role = SelectField(
         "Role",
         choices=[
-            ("member", "Member: sees only their own user keys"),
-            ("developer", "Developer: API keys, OAuth apps, audit log"),
-            ("admin", "Admin: everything, including teams and members"),
+            SelectChoice("member", "Member: sees only their own user keys"),
+            SelectChoice("developer", "Developer: API keys, OAuth apps, audit log"),
+            SelectChoice("admin", "Admin: everything, including teams and members"),
         ],
         default="member",
     )
@@ -251,3 +260,35 @@ def show_errors(form: FlaskForm, error: ValidationFailed) -> None:
             form.form_errors.append(f"{item.field}: {item.message}")
     if not error.errors:
         form.form_errors.append(error.message)
+
+
+class WebhookForm(FlaskForm):  # type: ignore[misc]
+    """Register a webhook endpoint. The ``auth_*`` fields are the API's ``auth.*``; the
+    service checks which of them the chosen type needs."""
+
+    url = StringField(
+        "Endpoint URL",
+        validators=[DataRequired("Enter the https:// URL of your endpoint.")],
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+    )
+    description = StringField("Description (optional)", validators=[Optional()])
+    events = SelectMultipleField("Events", choices=[], validate_choice=True)
+    auth_type = RadioField(
+        "How Latchkey authenticates to your endpoint",
+        choices=[
+            SelectChoice("none", "No authentication (verify our signature only)"),
+            SelectChoice("api_key", "API key in a header"),
+            SelectChoice("oauth2_client_credentials", "OAuth 2.0 client credentials"),
+        ],
+        default="none",
+    )
+    auth_header = StringField("Header name", default="X-API-Key")
+    auth_value = PasswordField("API key")
+    auth_token_url = StringField("Token URL")
+    auth_client_id = StringField("Client ID")
+    auth_client_secret = PasswordField("Client secret")
+    auth_scope = StringField("Scope (optional)")
+
+    def validate_events(self, field: Field) -> None:
+        if not field.data:
+            raise ValidationError("Choose at least one event, or all events.")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import request, url_for
+from wtforms.fields.choices import SelectChoice
 
 from keys import directory
 from keys.limits import ALL
@@ -72,8 +73,10 @@ FILTERS = (
 )
 
 
-def pages(endpoint: str, next_cursor: int | None) -> Pages:
+def pages(endpoint: str, next_cursor: int | None, **path: Any) -> Pages:
+    """``path``: the page's own URL parameters (e.g. the webhook whose deliveries these are)."""
     args: dict[str, Any] = {k: request.args[k] for k in FILTERS if request.args.get(k)}
+    args.update(path)
     next_url = url_for(endpoint, **args, cursor=next_cursor) if next_cursor else None
     first_url = url_for(endpoint, **args) if "cursor" in request.args else None
     return Pages(next_url, first_url)
@@ -90,5 +93,5 @@ def all_teams(org_id: int) -> list[Team]:
             return sorted(teams, key=lambda t: t.name.lower())
 
 
-def team_choices(teams: list[Team]) -> list[tuple[str, str]]:
-    return [("", "All teams")] + [(str(t.id), t.name) for t in teams]
+def team_choices(teams: list[Team]) -> list[SelectChoice]:
+    return [SelectChoice("", "All teams")] + [SelectChoice(str(t.id), t.name) for t in teams]

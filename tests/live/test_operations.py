@@ -329,6 +329,8 @@ def test_prune_deletes_expired_revocations_and_ended_sessions_in_batches(
     assert result.stdout.splitlines() == [
         "expired revocation entries: 3 deleted",
         "ended sign-in sessions: 2 deleted",
+        "finished webhook deliveries: 0 deleted",
+        "webhook events and expiry notices: 0 deleted",
     ]
 
     with engine.begin() as conn:

@@ -76,6 +76,9 @@ class WebServer:
             "LATCHKEY_INSTANCE_PATH": str(self.workdir / "instance"),
             # One process: its caches and limits stay in it (Redis is the live tier's).
             "REDIS_URL": "",
+            # No delivery thread: it would outlive the app (and its dropped database); web
+            # tests of webhooks run the worker themselves.
+            "LATCHKEY_WEBHOOK_DELIVERY": "worker",
             **self.extra_env,
         }
         app = create_app(self.env)

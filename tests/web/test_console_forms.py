@@ -21,13 +21,6 @@ from tests.console import Console, attrs_of, text_of
 from tests.fixtures import Member, new_org, sign_up
 from tests.web.server import WebServer
 
-# The console's forms give SelectField choices as tuples (oauth_server/console/forms.py and
-# the views that fill them), which WTForms 3.3 deprecates; a live server only logged it. To
-# be fixed there (WTForms' SelectChoice), then this filter goes.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Passing SelectField choices as tuples is deprecated:DeprecationWarning"
-)
-
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
