@@ -13,8 +13,10 @@ CI's fixed ones, e.g. ``LATCHKEY_FUZZ_SCALE=15 pytest tests/fuzz``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
+import socket
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -126,6 +128,8 @@ def seed(caller: Caller) -> None:
         caller.post("/api/apps", body)
     caller.post("/api/resource-servers", {"name": "API", "audience": "https://api.example.com"})
     caller.post("/api/orgs", {"name": "Other org", "api_access": True})
+    hook = {"url": "https://hooks.example.com/latchkey", "events": ["*"], "auth": {"type": "none"}}
+    caller.post("/api/webhooks", hook)
     caller.post(
         "/api/users",
         {
@@ -148,9 +152,35 @@ def seed(caller: Caller) -> None:
     assert result.exit_code == 0, result.output
 
 
+#: Where every webhook receiver's name resolves during the fuzz (a public address, as a
+#: receiver's must be; nothing is ever sent there: the fuzzed apps deliver nothing).
+PUBLIC_ADDRESS = "93.184.215.14"
+
+
+@pytest.fixture(scope="session")
+def offline_resolver() -> Iterator[None]:
+    """Webhook registration resolves the receiver's host name: the fuzzers' thousands of
+    made-up names must not become DNS queries (the resolver is not our HTTP surface). An IP
+    literal is itself, ``localhost`` is loopback, and any other name one public address."""
+    from keys.webhooks import addresses
+
+    def resolve(host: str, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        if host == "localhost":
+            host = "127.0.0.1"
+        try:
+            ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            host = PUBLIC_ADDRESS
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(addresses, "getaddrinfo", resolve)
+        yield
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def fuzz_app(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    offline_resolver: None, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Flask]:
     """The app on a migrated database of its own (the web tier's :class:`WebServer`): a
     SQLite file, or a PostgreSQL database created for the run."""
