@@ -4,8 +4,8 @@ A production server with two worker processes on loopback (granian by default; S
 PostgreSQL + Redis with ``--backend postgresql``), and for ``--seconds`` (default 180) from
 several threads at once: introspection of API keys and access tokens by a resource server,
 token requests by two apps (and RFC 7009 revocation of some of their tokens), and management
-traffic (keys and apps created, rotated with and without an overlap, revoked, reactivated).
-Then a graceful stop (SIGTERM), and four checks:
+traffic (keys created; keys and apps rotated with and without an overlap, revoked and
+reactivated). Then a graceful stop (SIGTERM), and the checks:
 
 - no answer was a 5xx (nor a transport error);
 - no credential was answered active (an introspection ``active: true``, or a token for an app
@@ -13,7 +13,9 @@ Then a graceful stop (SIGTERM), and four checks:
   a key, an app or a token), a rotation without overlap (for the old secret), the end of a
   rotation's overlap, or an app's revoke (for every token the app held); a reactivation
   revives only the current secret, from when it was sent;
-- every management call was answered as the API documents (201 or 200);
+- every management call was answered as the API documents (201 or 200), and no client
+  thread stopped on an error;
+- the server stopped by itself within 30 s of SIGTERM;
 - after the stop, each key's stored ``usage_count`` equals the introspections that the
   soak saw answered active for it (usage is counted in memory and written in batches, and
   on a graceful stop).
@@ -37,6 +39,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +100,7 @@ class Ledger:
     lock: threading.Lock = field(default_factory=threading.Lock)
     answers: Counter[tuple[str, int]] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
+    crashed: list[str] = field(default_factory=list)
     seen: list[Seen] = field(default_factory=list)
     dead: dict[str, list[Dead]] = field(default_factory=dict)
     app_revokes: list[tuple[int, float]] = field(default_factory=list)
@@ -415,6 +419,19 @@ def seed_soak(url: str, deadline: float, ledger: Ledger) -> tuple[Soak, list[Lif
     return soak, apps
 
 
+def client_thread(ledger: Ledger, target: Callable[..., None], *args: Any) -> threading.Thread:
+    """A client thread whose crash is a failed check, not a quieter soak."""
+
+    def guarded() -> None:
+        try:
+            target(*args)
+        except Exception as exc:  # reported with the checks
+            with ledger.lock:
+                ledger.crashed.append(f"{target.__name__}: {exc!r}")
+
+    return threading.Thread(target=guarded, name=target.__name__)
+
+
 def run(opts: argparse.Namespace) -> int:
     settings = ServerSettings(opts.server, opts.workers, opts.server_threads)
     ledger = Ledger()
@@ -434,13 +451,10 @@ def run(opts: argparse.Namespace) -> int:
                 started = time.time()
                 soak, apps = seed_soak(server.url, started + opts.seconds, ledger)
                 threads = [
-                    *(threading.Thread(target=introspector, args=(soak,)) for _ in range(3)),
-                    threading.Thread(target=token_client, args=(soak,)),
-                    *(
-                        threading.Thread(target=key_manager, args=(soak, f"Soak {i}"))
-                        for i in range(2)
-                    ),
-                    threading.Thread(target=app_manager, args=(soak, apps)),
+                    *(client_thread(ledger, introspector, soak) for _ in range(3)),
+                    client_thread(ledger, token_client, soak),
+                    *(client_thread(ledger, key_manager, soak, f"Soak {i}") for i in range(2)),
+                    client_thread(ledger, app_manager, soak, apps),
                 ]
                 print(
                     f"soak: {opts.backend}, {settings.describe()}, {opts.seconds:.0f} s, "
@@ -495,6 +509,7 @@ def report(
             f"{len(wrong)} (of {asked:,} answers asked after a credential ended)",
         ),
         ("management calls not as documented", not unexpected, str(len(unexpected))),
+        ("client threads stopped by an error", not ledger.crashed, str(len(ledger.crashed))),
         (
             "keys whose stored usage_count differs from the active introspections seen",
             not mismatched,
@@ -510,7 +525,7 @@ def report(
     print()
     for name, passed, figure in checks:
         print(f"  {'ok  ' if passed else 'FAIL'} {name}: {figure}")
-    for line in [*ledger.failures[:10], *wrong[:10]]:
+    for line in [*ledger.crashed, *ledger.failures[:10], *wrong[:10]]:
         print(f"    {line}")
     for key_id, (stored, seen_count) in list(mismatched.items())[:10]:
         print(f"    key #{key_id}: stored {stored}, seen {seen_count}")
