@@ -19,6 +19,7 @@ import secrets
 import socket
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,7 +130,8 @@ def seed(caller: Caller) -> None:
     caller.post("/api/resource-servers", {"name": "API", "audience": "https://api.example.com"})
     caller.post("/api/orgs", {"name": "Other org", "api_access": True})
     hook = {"url": "https://hooks.example.com/latchkey", "events": ["*"], "auth": {"type": "none"}}
-    caller.post("/api/webhooks", hook)
+    with offline_resolver():
+        caller.post("/api/webhooks", hook)
     caller.post(
         "/api/users",
         {
@@ -157,7 +159,7 @@ def seed(caller: Caller) -> None:
 PUBLIC_ADDRESS = "93.184.215.14"
 
 
-@pytest.fixture(scope="session")
+@contextmanager
 def offline_resolver() -> Iterator[None]:
     """Webhook registration resolves the receiver's host name: the fuzzers' thousands of
     made-up names must not become DNS queries (the resolver is not our HTTP surface). An IP
@@ -178,9 +180,16 @@ def offline_resolver() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True)
+def offline() -> Iterator[None]:
+    """Every fuzz test resolves names offline (and only the fuzz tests)."""
+    with offline_resolver():
+        yield
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def fuzz_app(
-    offline_resolver: None, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Flask]:
     """The app on a migrated database of its own (the web tier's :class:`WebServer`): a
     SQLite file, or a PostgreSQL database created for the run."""
