@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint bench bench-smoke bench-tools
+.PHONY: run test lint bench bench-smoke bench-tools soak
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,3 +42,11 @@ bench: bench-tools
 # A few seconds per case, to keep the benchmark from rotting; it asserts nothing about speed.
 bench-smoke: bench-tools
 	$(PY) bench/run.py --smoke --backend sqlite $(BENCH_ARGS)
+
+# The soak (bench/soak.py; see the README's "Benchmark"): three minutes of mixed traffic against
+# two granian workers, then a graceful stop and its checks; it exits non-zero if one fails.
+# e.g. `make soak SOAK_ARGS="--seconds 600 --backend postgresql"`.
+SOAK_ARGS ?=
+
+soak: $(VENV)/.installed
+	$(PY) bench/soak.py $(SOAK_ARGS)

@@ -23,8 +23,6 @@ import argparse
 import json
 import os
 import platform
-import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +36,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import data
+import latchkey
 import loadgen
 import profiler
 import requests
@@ -444,12 +443,6 @@ def check_revocation(url: str, fixture: Fixture, report: Report, label: str) -> 
 # -- runs -------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def run_ceiling(settings: ServerSettings, opts: Options, report: Report) -> dict[str, Row]:
     """The bare-Flask ceiling under this server, per endpoint (``token``, ``introspect``),
     then the server's own floor (a bare WSGI function) for introspection."""
@@ -470,7 +463,7 @@ def run_ceiling(settings: ServerSettings, opts: Options, report: Report) -> dict
             target_app,
             BENCH_DIR,
             dict(os.environ),
-            free_port(),
+            servers.free_port(),
             opts.out / "logs" / f"{label}-{settings.kind}.log",
             "/ready",
         )
@@ -489,29 +482,6 @@ def run_ceiling(settings: ServerSettings, opts: Options, report: Report) -> dict
     return ceilings
 
 
-def latchkey_env(
-    database: data.Database, workdir: Path, port: int, opts: Options
-) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database.url,
-        "LATCHKEY_INSTANCE_PATH": str(workdir / "instance"),
-        "LATCHKEY_ISSUER": f"http://127.0.0.1:{port}",
-        "LATCHKEY_PEPPER": secrets.token_urlsafe(48),
-        "LATCHKEY_SECRET_KEY": secrets.token_urlsafe(48),
-        "LATCHKEY_ADMIN_EMAIL": seed.ADMIN_EMAIL,
-        "LATCHKEY_ADMIN_PASSWORD": seed.ADMIN_PASSWORD,
-        # Only failed client authentications count; none are expected, but the load must
-        # never be throttled.
-        "LATCHKEY_CLIENT_AUTH_LIMIT": "1000000000 per minute",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("REDIS_URL", None)
-    if database.backend == "postgresql":
-        env["REDIS_URL"] = opts.redis_url
-    return env
-
-
 def run_latchkey(
     backend: str,
     settings: ServerSettings,
@@ -524,18 +494,9 @@ def run_latchkey(
         workdir = Path(tmp)
         database = data.create(backend, workdir, opts.pg_url)
         try:
-            port = free_port()
-            env = latchkey_env(database, workdir, port, opts)
-            migrated = subprocess.run(
-                [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
-                cwd=ROOT,
-                env=env,
-                check=False,
-                capture_output=True,
-                text=True,
-            )
-            if migrated.returncode != 0:
-                raise RuntimeError(f"flask db upgrade failed:\n{migrated.stderr[-3000:]}")
+            port = servers.free_port()
+            env = latchkey.environment(database, workdir, port, opts.redis_url)
+            latchkey.migrate(env)
             report.machine[f"database_{backend}"] = data.version(database)
             server = servers.start(
                 settings,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -141,6 +142,13 @@ def memory_mb(pid: int, field: str) -> float:
     except OSError:
         pass
     return 0.0
+
+
+def free_port() -> int:
+    """A TCP port free on loopback just now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 # -- a running server -------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from keys.audit import Actor, Target, record, record_changes
@@ -87,10 +87,10 @@ def create_team(session: DbSession, *, org_id: int, actor: Actor, name: str) -> 
     would make it a 500, and would let "Ops" and "OPS" both in)."""
     name = checked_name(name)
     hold(session, Org, Org.id == org_id)
-    exists = session.scalar(
-        select(Team.id).where(Team.org_id == org_id, func.lower(Team.name) == name.lower())
-    )
-    if exists is not None:
+    # Compared here, not in SQL: SQLite's lower() folds ASCII letters only, so a second
+    # "Équipe" passed the check and hit the unique constraint (a 500). An org has few teams.
+    taken = session.scalars(select(Team.name).where(Team.org_id == org_id))
+    if any(existing.lower() == name.lower() for existing in taken):
         raise ValidationFailed.one("name", f"a team named {name!r} already exists")
     team = Team(org_id=org_id, name=name)
     session.add(team)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterable
 
-from flask import Blueprint, Response, request
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, Response, current_app, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import RequestRedirect
 
 from keys.errors import DomainError
 from keys.freshness import StampNotWritten
@@ -49,8 +51,30 @@ def routing_error(error: HTTPException) -> Response | HTTPException:
     blueprint's own handler never sees them: answer them as problems under ``/api`` too, and
     leave every other path's default response alone."""
     if request.path == "/api" or request.path.startswith("/api/"):
+        if isinstance(error, MethodNotAllowed) and not _served(error.valid_methods or ()):
+            error = NotFound()
         return http_error(error)
     return error
+
+
+def _served(methods: Iterable[str]) -> bool:
+    """Whether any of ``methods`` is served at this path.
+
+    Werkzeug collects the methods of every rule whose pattern fits the path before it
+    converts the path's values, so ``DELETE /api/keys/0`` is a 405 naming GET and PATCH
+    (registered before DELETE) although no method serves it: 0 is no record id
+    (:class:`oauth_server.RecordIdConverter`), and ``GET /api/keys/0`` is a 404. A path that
+    no method serves is not found, whichever method asked."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    for method in methods:
+        try:
+            adapter.match(method=method)
+        except (NotFound, MethodNotAllowed):
+            continue
+        except RequestRedirect:
+            return True
+        return True
+    return False
 
 
 @bp.errorhandler(StampNotWritten)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from keys.errors import DomainError, FieldError, ValidationFailed
+from keys.limits import MAX_RECORD_ID
 
 _REF = "#/components/schemas/{model}"
 
@@ -230,6 +231,10 @@ _ACCESS_TEXT = {
 }
 
 
+#: A path's record id, as the routes' converter takes it (:class:`oauth_server.RecordIdConverter`).
+_RECORD_ID: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_RECORD_ID}
+
+
 def _access_text(op: Operation) -> str:
     text = _ACCESS_TEXT[op.access]
     if op.key_scopes:
@@ -269,7 +274,7 @@ def openapi_document(title: str, version: str, server_url: str) -> dict[str, Any
         if op.key_scopes:
             entry["security"] += [{"apiKey": []}, {"apiKeyBearer": []}]
         params = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+            {"name": name, "in": "path", "required": True, "schema": dict(_RECORD_ID)}
             for name in re.findall(r"\{(\w+)\}", path)
         ]
         if op.query is not None:

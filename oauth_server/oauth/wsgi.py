@@ -119,11 +119,13 @@ class WsgiOAuth2Request(OAuth2Request):
 
 def basic_credentials(headers: EnvironHeaders) -> tuple[str | None, str | None]:
     """RFC 6749 §2.3.1's HTTP Basic client ID and secret, as Authlib reads them, or
-    ``(None, None)``. Credentials whose decoded bytes are not UTF-8 are nobody's (every
-    client ID and secret of ours is ASCII): a failed authentication, not a server error."""
+    ``(None, None)``. A header Authlib cannot read is nobody's credentials (every client ID
+    and secret of ours is ASCII): decoded bytes that are not UTF-8, a value that is not ASCII
+    (``b64decode`` refuses it), or ``Basic`` and spaces with nothing after them (its split
+    finds one word). A failed authentication, not a server error."""
     try:
         return extract_basic_authorization(headers)  # type: ignore[no-any-return]
-    except UnicodeDecodeError:
+    except ValueError:  # UnicodeDecodeError among them
         return None, None
 
 

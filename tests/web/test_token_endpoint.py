@@ -426,3 +426,19 @@ def test_basic_credentials_that_are_not_utf8_are_a_failed_authentication(
         timeout=10,
     )
     assert_error(r, 401, "invalid_client")
+
+
+@pytest.mark.parametrize("path", ["/oauth/token", "/oauth/introspect", "/oauth/revoke"])
+@pytest.mark.parametrize("value", ["\xe9t\xe9", "\x80\xff=="], ids=["latin-1", "high-bytes"])
+def test_basic_headers_that_are_not_base64_text_are_a_failed_authentication(
+    server: WebServer, path: str, value: str
+) -> None:
+    """The header's own bytes, not base64 at all (sent as latin-1, as HTTP allows): Authlib's
+    ``b64decode`` refused the text with a ValueError, a 500 (found by tests/fuzz)."""
+    r = transport.post(
+        f"{server.url}{path}",
+        data={"grant_type": "client_credentials", "token": "x" * 24},
+        headers={"Authorization": f"Basic {value}"},
+        timeout=10,
+    )
+    assert_error(r, 401, "invalid_client")
