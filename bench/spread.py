@@ -28,7 +28,7 @@ from typing import Any
 
 import requests
 import seed
-from data import BASE62, Database, insert_rows
+from data import API_KEY_COLUMNS, APP_COLUMNS, BASE62, Database, insert_rows
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
@@ -147,6 +147,20 @@ def _write(path: Path, lines: list[str]) -> Path:
     return path
 
 
+USER_KEY_COLUMNS = (
+    "org_id",
+    "user_id",
+    "name",
+    "prefix",
+    "hint",
+    "token_hash",
+    "scopes",
+    "created_at",
+    "imported_at",
+    "usage_count",
+)
+
+
 def make(
     database: Database, env: dict[str, str], org_id: int, user_id: int, count: int, folder: Path
 ) -> SpreadSets:
@@ -171,47 +185,6 @@ def make(
         opaque_tokens=_write(folder / "opaque-tokens.txt", tokens),
         count=count,
     )
-
-
-API_KEY_COLUMNS = (
-    "org_id",
-    "name",
-    "public_id",
-    "prefix",
-    "hint",
-    "secret_hash",
-    "scopes",
-    "temporary",
-    "created_at",
-    "updated_at",
-    "usage_count",
-)
-USER_KEY_COLUMNS = (
-    "org_id",
-    "user_id",
-    "name",
-    "prefix",
-    "hint",
-    "token_hash",
-    "scopes",
-    "created_at",
-    "imported_at",
-    "usage_count",
-)
-APP_COLUMNS = (
-    "org_id",
-    "name",
-    "client_id",
-    "secret_prefix",
-    "secret_hint",
-    "secret_hash",
-    "scopes",
-    "token_ttl_seconds",
-    "token_format",
-    "created_at",
-    "updated_at",
-    "tokens_valid_after",
-)
 
 
 def _tokens(

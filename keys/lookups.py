@@ -2,11 +2,11 @@
 the thread's own.
 
 A credential the process has not cached (one of 200,000 keys, each used now and then) costs
-one indexed read, and everything around that read is what the miss costs. Measured in
-process on SQLite (``/tmp/prof/lookup.py`` and ``/tmp/prof/sess.py``, quoted in issue 15's
-notes), per read: building the ``select()`` and its cache key and running it through the ORM
-session, 256 us; a statement built once (its cache key is then memoized), 38 us; opening and
-closing a session around it added ~30 us more, and a request that misses pays that too. So:
+one indexed read, and everything around that read is what the miss costs. Per read, on
+SQLite (``bench/lookup_cost.py``; issue 15's notes have the figures of both databases):
+building the ``select()`` and its cache key and running it through the ORM session, 175 to
+256 us; a statement built once (its cache key is then memoized), 30 to 38 us; a session
+opened and closed around it, 75 us, and a request that missed paid that too. So:
 
 * the statements are built once, at import;
 * they run on a connection each thread keeps for reads, in autocommit, outside the request's
