@@ -71,26 +71,31 @@ class _Tally:
 FlushHook = Callable[[float | None], None]
 
 
-def _statement(model: Any) -> Any:
-    """One row's UPDATE, for ``executemany``."""
-    table: Table = model.__table__
-    newer = or_(table.c.last_used_at.is_(None), table.c.last_used_at < bindparam("at"))
+def _add_counts(table: Table, key_id: Any, n: Any, at: Any, ip: Any) -> Any:
+    """``usage_count += n`` for the key ``key_id``, and its last use if ``at`` is newer."""
+    newer = or_(table.c.last_used_at.is_(None), table.c.last_used_at < at)
     return (
         update(table)
-        .where(table.c.id == bindparam("key_id"))
+        .where(table.c.id == key_id)
         .execution_options(**{state_cache.OPTION: False})  # counts only: no cached state
         .values(
-            usage_count=table.c.usage_count + bindparam("n"),
-            last_used_at=case((newer, bindparam("at")), else_=table.c.last_used_at),
-            last_used_ip=case((newer, bindparam("ip")), else_=table.c.last_used_ip),
+            usage_count=table.c.usage_count + n,
+            last_used_at=case((newer, at), else_=table.c.last_used_at),
+            last_used_ip=case((newer, ip), else_=table.c.last_used_ip),
         )
+    )
+
+
+def _statement(model: Any) -> Any:
+    """One row's UPDATE, for ``executemany``."""
+    return _add_counts(
+        model.__table__, bindparam("key_id"), bindparam("n"), bindparam("at"), bindparam("ip")
     )
 
 
 def _batch_statement(model: Any) -> Any:
     """PostgreSQL: the whole batch in one UPDATE, joined to ``unnest`` of four arrays (a
     statement of four parameters, however many keys)."""
-    table: Table = model.__table__
     batch = (
         func.unnest(
             bindparam("key_ids", type_=ARRAY(Integer)),
@@ -106,17 +111,7 @@ def _batch_statement(model: Any) -> Any:
         )
         .render_derived(name="batch")
     )
-    newer = or_(table.c.last_used_at.is_(None), table.c.last_used_at < batch.c.at)
-    return (
-        update(table)
-        .where(table.c.id == batch.c.key_id)
-        .execution_options(**{state_cache.OPTION: False})
-        .values(
-            usage_count=table.c.usage_count + batch.c.n,
-            last_used_at=case((newer, batch.c.at), else_=table.c.last_used_at),
-            last_used_ip=case((newer, batch.c.ip), else_=table.c.last_used_ip),
-        )
-    )
+    return _add_counts(model.__table__, batch.c.key_id, batch.c.n, batch.c.at, batch.c.ip)
 
 
 #: Any number that is Latchkey's alone among the advisory locks of its database.
@@ -129,9 +124,7 @@ def _write(session: Session, batch: dict[tuple[KeyKind, int], _Tally]) -> None:
     if postgresql:
         session.execute(select(func.pg_advisory_xact_lock(_FLUSH_LOCK)))
     for kind in _TABLES:
-        rows = sorted(
-            ((key_id, t) for (k, key_id), t in batch.items() if k == kind), key=lambda r: r[0]
-        )
+        rows = [(key_id, t) for (k, key_id), t in batch.items() if k == kind]
         if not rows:
             continue
         if postgresql:
